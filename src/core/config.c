@@ -1,0 +1,515 @@
+/*
+ * config.c - INI loading through libinih, driven by one table of keys.
+ *
+ * Each row of keys[] names a section and key, its type, where it lives in
+ * struct config, its default and one line of documentation. Loading,
+ * printing the effective configuration and the reference in docs/ all
+ * walk the same table, so a key cannot exist in one and not the others.
+ */
+#include "config.h"
+#include "addr.h"
+#include "buf.h"
+#include "xalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum key_type { K_STR, K_UINT, K_SIZE, K_DURATION, K_BOOL, K_LIST, K_LISTEN, K_WORKERS };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	const char *def;
+	const char *allowed; /* K_STR: space-separated list of allowed values, or NULL */
+	bool secret;
+	const char *doc;
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct key keys[] = {
+	{"server", "hostname", K_STR, F(server.hostname), "", NULL, false,
+	 "Name used in greetings and Received headers; empty = the system's host name."},
+	{"server", "state_dir", K_STR, F(server.state_dir), "/var/lib/vmaild", NULL, false,
+	 "Directory for the queue and runtime state."},
+	{"server", "user", K_STR, F(server.user), "vmail", NULL, false,
+	 "User the workers and the queue run as when started as root (owner of /var/vmail)."},
+	{"server", "group", K_STR, F(server.group), "vmail", NULL, false,
+	 "Group the workers and the queue run as when started as root."},
+	{"server", "lookup_user", K_STR, F(server.lookup_user), "vmaild", NULL, false,
+	 "User of the lookup process, the only one holding database credentials."},
+	{"server", "workers", K_WORKERS, F(server.workers), "auto", NULL, false,
+	 "Number of worker processes; auto = one per core."},
+	{"server", "log", K_STR, F(server.log), "stderr", "stderr syslog", false,
+	 "Where log lines go: stderr, or syslog facility mail."},
+	{"server", "log_level", K_STR, F(server.log_level), "info", "debug info warn error", false,
+	 "Lowest level logged."},
+
+	{"listen", "smtp", K_LISTEN, F(listen.smtp), "", NULL, false,
+	 "SMTP (MX) listeners, addr:port list; the guide uses port 25."},
+	{"listen", "smtps", K_LISTEN, F(listen.smtps), "", NULL, false,
+	 "Submission with implicit TLS; the guide uses port 465."},
+	{"listen", "submission", K_LISTEN, F(listen.submission), "", NULL, false,
+	 "Submission with STARTTLS; the guide uses port 587."},
+	{"listen", "imap", K_LISTEN, F(listen.imap), "", NULL, false,
+	 "IMAP with STARTTLS; the guide uses port 143."},
+	{"listen", "imaps", K_LISTEN, F(listen.imaps), "", NULL, false,
+	 "IMAP with implicit TLS; the guide uses port 993."},
+	{"listen", "sieve", K_LISTEN, F(listen.sieve), "", NULL, false,
+	 "ManageSieve; the guide uses port 4190."},
+	{"listen", "http", K_LISTEN, F(listen.http), "", NULL, false, "HTTP listeners."},
+	{"listen", "https", K_LISTEN, F(listen.https), "", NULL, false, "HTTPS listeners."},
+
+	{"tls", "cert", K_STR, F(tls.cert), "", NULL, false,
+	 "PEM certificate chain (the guide: acme.sh's fullchain.pem)."},
+	{"tls", "key", K_STR, F(tls.key), "", NULL, false, "PEM private key for cert."},
+
+	{"directory", "driver", K_STR, F(directory.driver), "sqlite", "sqlite mysql", false,
+	 "Database of domains, accounts, aliases and TLS policies: sqlite or mysql (MariaDB)."},
+	{"directory", "path", K_STR, F(directory.path), "/var/lib/vmaild/vmail.sqlite", NULL, false,
+	 "SQLite database file."},
+	{"directory", "host", K_STR, F(directory.host), "", NULL, false,
+	 "MariaDB host; empty = connect through socket."},
+	{"directory", "port", K_UINT, F(directory.port), "3306", NULL, false, "MariaDB TCP port."},
+	{"directory", "socket", K_STR, F(directory.socket), "/run/mysqld/mysqld.sock", NULL, false,
+	 "MariaDB unix socket (the guide's)."},
+	{"directory", "database", K_STR, F(directory.database), "vmail", NULL, false,
+	 "MariaDB database name."},
+	{"directory", "user", K_STR, F(directory.user), "vmail", NULL, false,
+	 "MariaDB user of the daemon; it needs SELECT only."},
+	{"directory", "password", K_STR, F(directory.password), "", NULL, true,
+	 "Password of user."},
+	{"directory", "admin_user", K_STR, F(directory.admin_user), "", NULL, false,
+	 "MariaDB user of vmailctl (needs INSERT, UPDATE, DELETE); empty = user."},
+	{"directory", "admin_password", K_STR, F(directory.admin_password), "", NULL, true,
+	 "Password of admin_user."},
+	{"directory", "cache_ttl", K_DURATION, F(directory.cache_ttl), "5s", NULL, false,
+	 "How long a lookup answer is reused; changes show up after at most this long."},
+	{"directory", "timeout", K_DURATION, F(directory.timeout), "5s", NULL, false,
+	 "How long a query may take before it is answered as a temporary failure."},
+	{"directory", "threads", K_UINT, F(directory.threads), "4", NULL, false,
+	 "Threads (each with its own connection) in the lookup process."},
+
+	{"mail", "home", K_STR, F(mail.home), "/var/vmail/mailboxes/%d/%n", NULL, false,
+	 "Home of a mailbox (Dovecot's mail_home); %d = domain, %n = local part."},
+	{"mail", "location", K_STR, F(mail.location), "mail", NULL, false,
+	 "Maildir below home (the guide's mail_location = maildir:~/mail)."},
+	{"mail", "recipient_delimiter", K_STR, F(mail.recipient_delimiter), "+", NULL, false,
+	 "user+tag@domain is delivered to user@domain; empty = off."},
+	{"mail", "message_size_limit", K_SIZE, F(mail.message_size_limit), "52428800", NULL, false,
+	 "Largest message accepted, in bytes (suffixes k, m, g allowed)."},
+	{"mail", "postmaster", K_STR, F(mail.postmaster), "", NULL, false,
+	 "Address that gets bounces that cannot be returned; empty = postmaster@hostname."},
+
+	{"dns", "forwarders", K_LIST, F(dns.forwarders), "", NULL, false,
+	 "Resolvers to forward to (addr or addr@port); empty = full recursion from the roots."},
+	{"dns", "stub_zones", K_LIST, F(dns.stub_zones), "", NULL, false,
+	 "zone=addr[@port] items: ask these servers directly for these zones."},
+	{"dns", "trust_anchor_file", K_STR, F(dns.trust_anchor_file), "", NULL, false,
+	 "DNSSEC trust anchors (zone file syntax); setting it turns validation on."},
+	{"dns", "dnssec", K_BOOL, F(dns.dnssec), "yes", NULL, false,
+	 "Validate with the root trust anchor of Debian's dns-root-data when no file is set."},
+	{"dns", "timeout", K_DURATION, F(dns.timeout), "10s", NULL, false,
+	 "How long a query may take before it is a temporary failure."},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static void *field(struct config *cfg, const struct key *k)
+{
+	return (char *)cfg + k->offset;
+}
+
+static const void *cfield(const struct config *cfg, const struct key *k)
+{
+	return (const char *)cfg + k->offset;
+}
+
+int config_parse_bool(const char *s, bool *b_r)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (unsigned i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*b_r = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*b_r = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_u64_suffix(const char *s, uint64_t *v_r, const char *suffixes,
+			    const uint64_t *mult)
+{
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	uint64_t m = 1;
+	if (*end != '\0') {
+		const char *p = strchr(suffixes, tolower((unsigned char)*end));
+		if (p == NULL || end[1] != '\0')
+			return -1;
+		m = mult[p - suffixes];
+	}
+	if (m != 0 && v > UINT64_MAX / m)
+		return -1;
+	*v_r = v * m;
+	return 0;
+}
+
+int config_parse_duration(const char *s, unsigned *secs_r)
+{
+	static const uint64_t mult[] = {1, 60, 3600, 86400, 604800};
+	uint64_t v;
+	if (parse_u64_suffix(s, &v, "smhdw", mult) < 0 || v > UINT32_MAX)
+		return -1;
+	*secs_r = (unsigned)v;
+	return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *bytes_r)
+{
+	static const uint64_t mult[] = {1024, 1024 * 1024, 1024ULL * 1024 * 1024};
+	return parse_u64_suffix(s, bytes_r, "kmg", mult);
+}
+
+static void list_free(struct cfg_list *l)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void list_split(struct cfg_list *l, const char *s)
+{
+	list_free(l);
+	const char *p = s;
+	for (;;) {
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		const char *start = p;
+		while (*p != '\0' && *p != ',' && !isspace((unsigned char)*p))
+			p++;
+		l->v = xreallocarray(l->v, l->n + 1, sizeof(char *));
+		l->v[l->n++] = xstrndup(start, (size_t)(p - start));
+	}
+}
+
+/* set_value: parse s into the key's field. 0, or -1 with a message. */
+static int set_value(struct config *cfg, const struct key *k, const char *s, char **error_r)
+{
+	void *f = field(cfg, k);
+	switch (k->type) {
+	case K_STR:
+		if (k->allowed != NULL) {
+			size_t n = strlen(s);
+			const char *a = k->allowed;
+			bool ok = false;
+			while (*a != '\0') {
+				size_t w = strcspn(a, " ");
+				if (w == n && strncmp(a, s, n) == 0)
+					ok = true;
+				a += w;
+				while (*a == ' ')
+					a++;
+			}
+			if (!ok) {
+				*error_r = xasprintf("'%s' is not one of: %s", s, k->allowed);
+				return -1;
+			}
+		}
+		free(*(char **)f);
+		*(char **)f = xstrdup(s);
+		return 0;
+	case K_UINT: {
+		uint64_t v;
+		if (parse_u64_suffix(s, &v, "", NULL) < 0 || v > UINT32_MAX) {
+			*error_r = xasprintf("'%s' is not a whole number", s);
+			return -1;
+		}
+		*(unsigned *)f = (unsigned)v;
+		return 0;
+	}
+	case K_WORKERS: {
+		uint64_t v;
+		if (strcmp(s, "auto") == 0) {
+			*(unsigned *)f = 0;
+			return 0;
+		}
+		if (parse_u64_suffix(s, &v, "", NULL) < 0 || v < 1 || v > 256) {
+			*error_r = xasprintf("'%s' is not auto or a number from 1 to 256", s);
+			return -1;
+		}
+		*(unsigned *)f = (unsigned)v;
+		return 0;
+	}
+	case K_SIZE:
+		if (config_parse_size(s, (uint64_t *)f) < 0) {
+			*error_r = xasprintf("'%s' is not a size (bytes, or a number with k, m, g)", s);
+			return -1;
+		}
+		return 0;
+	case K_DURATION:
+		if (config_parse_duration(s, (unsigned *)f) < 0) {
+			*error_r = xasprintf("'%s' is not a duration (seconds, or a number with s, m, "
+					     "h, d, w)",
+					     s);
+			return -1;
+		}
+		return 0;
+	case K_BOOL:
+		if (config_parse_bool(s, (bool *)f) < 0) {
+			*error_r = xasprintf("'%s' is not yes or no", s);
+			return -1;
+		}
+		return 0;
+	case K_LIST:
+		list_split(f, s);
+		return 0;
+	case K_LISTEN: {
+		struct cfg_list l = {NULL, 0};
+		list_split(&l, s);
+		for (unsigned i = 0; i < l.n; i++) {
+			struct addr a;
+			const char *err;
+			if (addr_parse(l.v[i], &a, &err) < 0) {
+				*error_r = xasprintf("'%s': %s", l.v[i], err);
+				list_free(&l);
+				return -1;
+			}
+		}
+		list_free(f);
+		*(struct cfg_list *)f = l;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++) {
+		char *err = NULL;
+		if (set_value(cfg, &keys[i], keys[i].def, &err) < 0)
+			abort(); /* a default that does not parse is a bug */
+	}
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		void *f = field(cfg, &keys[i]);
+		if (keys[i].type == K_STR) {
+			free(*(char **)f);
+			*(char **)f = NULL;
+		} else if (keys[i].type == K_LIST || keys[i].type == K_LISTEN) {
+			list_free(f);
+		}
+	}
+	free(cfg->path);
+	cfg->path = NULL;
+}
+
+struct load_ctx {
+	struct config *cfg;
+	FILE *fp;
+	unsigned line;
+	bool seen[NKEYS];
+	unsigned err_line;
+	char *err;
+};
+
+static char *counting_reader(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+	char *r = fgets(str, num, ctx->fp);
+	if (r != NULL && strchr(r, '\n') != NULL)
+		ctx->line++;
+	else if (r != NULL && feof(ctx->fp))
+		ctx->line++;
+	return r;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *ctx = user;
+	if (ctx->err != NULL)
+		return 1; /* report the first error only */
+	bool section_known = false;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		section_known = true;
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (ctx->seen[i]) {
+			ctx->err = xasprintf("[%s] %s: given twice", section, name);
+			ctx->err_line = ctx->line;
+			return 0;
+		}
+		ctx->seen[i] = true;
+		char *msg = NULL;
+		if (set_value(ctx->cfg, &keys[i], value, &msg) < 0) {
+			ctx->err = xasprintf("[%s] %s: %s", section, name, msg);
+			ctx->err_line = ctx->line;
+			free(msg);
+			return 0;
+		}
+		return 1;
+	}
+	if (section[0] == '\0')
+		ctx->err = xasprintf("%s: key outside of any section", name);
+	else if (!section_known)
+		ctx->err = xasprintf("[%s]: unknown section", section);
+	else
+		ctx->err = xasprintf("[%s] %s: unknown key", section, name);
+	ctx->err_line = ctx->line;
+	return 0;
+}
+
+static int validate(const struct config *cfg, char **error_r)
+{
+	if (strcmp(cfg->directory.driver, "mysql") == 0 && cfg->directory.database[0] == '\0') {
+		*error_r = xasprintf("[directory] database: must be set for driver mysql");
+		return -1;
+	}
+	if (cfg->tls.cert[0] != '\0' && cfg->tls.key[0] == '\0') {
+		*error_r = xasprintf("[tls] key: must be set when cert is set");
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->dns.stub_zones.n; i++) {
+		const char *z = cfg->dns.stub_zones.v[i];
+		const char *eq = strchr(z, '=');
+		if (eq == NULL || eq == z || eq[1] == '\0') {
+			*error_r = xasprintf("[dns] stub_zones: '%s' is not zone=addr[@port]", z);
+			return -1;
+		}
+	}
+	if (strlen(cfg->mail.recipient_delimiter) > 1) {
+		*error_r = xasprintf("[mail] recipient_delimiter: one character or empty");
+		return -1;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct config *cfg, char **error_r)
+{
+	struct load_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	config_defaults(cfg);
+	cfg->path = xstrdup(path);
+	ctx.cfg = cfg;
+	ctx.fp = fopen(path, "r");
+	if (ctx.fp == NULL) {
+		*error_r = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		config_free(cfg);
+		return -1;
+	}
+	int r = ini_parse_stream(counting_reader, &ctx, handler, &ctx);
+	fclose(ctx.fp);
+	if (r != 0 || ctx.err != NULL) {
+		if (ctx.err != NULL && (r == 0 || (unsigned)r >= ctx.err_line))
+			*error_r = xasprintf("%s:%u: %s", path, ctx.err_line, ctx.err);
+		else if (r > 0)
+			*error_r = xasprintf("%s:%d: syntax error (expected [section] or key = value)",
+					     path, r);
+		else
+			*error_r = xasprintf("%s: cannot parse", path);
+		free(ctx.err);
+		config_free(cfg);
+		return -1;
+	}
+	char *msg = NULL;
+	if (validate(cfg, &msg) < 0) {
+		*error_r = xasprintf("%s: %s", path, msg);
+		free(msg);
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+static void format_value(const struct config *cfg, const struct key *k, struct buf *out)
+{
+	const void *f = cfield(cfg, k);
+	switch (k->type) {
+	case K_STR:
+		buf_append_str(out, *(char *const *)f ? *(char *const *)f : "");
+		break;
+	case K_UINT:
+		buf_appendf(out, "%u", *(const unsigned *)f);
+		break;
+	case K_WORKERS:
+		if (*(const unsigned *)f == 0)
+			buf_append_str(out, "auto");
+		else
+			buf_appendf(out, "%u", *(const unsigned *)f);
+		break;
+	case K_SIZE:
+		buf_appendf(out, "%llu", (unsigned long long)*(const uint64_t *)f);
+		break;
+	case K_DURATION:
+		buf_appendf(out, "%us", *(const unsigned *)f);
+		break;
+	case K_BOOL:
+		buf_append_str(out, *(const bool *)f ? "yes" : "no");
+		break;
+	case K_LIST:
+	case K_LISTEN: {
+		const struct cfg_list *l = f;
+		for (unsigned i = 0; i < l->n; i++) {
+			if (i > 0)
+				buf_append_c(out, ' ');
+			buf_append_str(out, l->v[i]);
+		}
+		break;
+	}
+	}
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	const char *section = NULL;
+	struct buf v = BUF_INIT;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (section == NULL || strcmp(section, keys[i].section) != 0) {
+			fprintf(out, "%s[%s]\n", section ? "\n" : "", keys[i].section);
+			section = keys[i].section;
+		}
+		buf_reset(&v);
+		format_value(cfg, &keys[i], &v);
+		if (keys[i].secret && v.len > 0)
+			fprintf(out, "%s = ********\n", keys[i].name);
+		else
+			fprintf(out, "%s = %s\n", keys[i].name, buf_cstr(&v));
+	}
+	buf_free(&v);
+}
+
+void config_print_reference(FILE *out)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		fprintf(out, "| `[%s] %s` | `%s` | %s |\n", keys[i].section, keys[i].name,
+			keys[i].def, keys[i].doc);
+}

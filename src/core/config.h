@@ -1,0 +1,107 @@
+/*
+ * config - the one INI file of vmaild (/etc/vmaild/vmaild.conf).
+ *
+ * Owns: struct config, filled from a file by config_load(). Every key has
+ * a default that is right for a single-box install of the guide; the
+ * table in config.c is the single list of sections and keys (docs/
+ * configuration.md documents each). An unknown section or key, a bad
+ * value, a key given twice or a missing file is an error naming the file,
+ * the line and the key. The struct is immutable once loaded; a reload
+ * loads a new one and swaps it in whole.
+ *
+ * Returns: config_load() 0 / -1 with a malloc'd message in *error_r.
+ */
+#ifndef VMAILD_CORE_CONFIG_H
+#define VMAILD_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A list value: items split on commas and white space. */
+struct cfg_list {
+	char **v;
+	unsigned n;
+};
+
+struct config_server {
+	char *hostname;	 /* default: gethostname() */
+	char *state_dir; /* queue, pid file, runtime state */
+	char *user;	 /* workers and queue drop to this user when started as root */
+	char *group;
+	char *lookup_user; /* the lookup process (DB credentials, keys) */
+	unsigned workers;  /* 0 = one per core */
+	char *log;	   /* "stderr" or "syslog" */
+	char *log_level;   /* debug | info | warn | error */
+};
+
+struct config_listen {
+	struct cfg_list smtp, smtps, submission, imap, imaps, sieve, http, https;
+};
+
+struct config_tls {
+	char *cert;
+	char *key;
+};
+
+struct config_directory {
+	char *driver; /* sqlite | mysql */
+	char *path;   /* sqlite file */
+	char *host;   /* mysql: host name, or empty for the socket */
+	unsigned port;
+	char *socket;
+	char *database;
+	char *user;
+	char *password;
+	char *admin_user; /* vmailctl's credentials; the daemon never uses them */
+	char *admin_password;
+	unsigned cache_ttl; /* seconds a lookup answer is reused */
+	unsigned timeout;   /* seconds a query may take before it is a temporary failure */
+	unsigned threads;   /* lookup process worker threads */
+};
+
+struct config_mail {
+	char *home;	/* mail_home, with %d (domain) and %n (local part) */
+	char *location; /* maildir below home */
+	char *recipient_delimiter;
+	uint64_t message_size_limit;
+	char *postmaster;
+};
+
+struct config_dns {
+	struct cfg_list forwarders; /* addr[@port]; empty = full recursion */
+	struct cfg_list stub_zones; /* zone=addr[@port] */
+	char *trust_anchor_file;    /* empty = DNSSEC off unless dnssec = yes */
+	bool dnssec;		    /* use the root trust anchor of dns-root-data */
+	unsigned timeout;	    /* seconds before a query is a temporary failure */
+};
+
+struct config {
+	char *path;
+	struct config_server server;
+	struct config_listen listen;
+	struct config_tls tls;
+	struct config_directory directory;
+	struct config_mail mail;
+	struct config_dns dns;
+};
+
+#define VMAILD_DEFAULT_CONFIG "/etc/vmaild/vmaild.conf"
+
+/* config_defaults: a config holding every default (no file read). */
+void config_defaults(struct config *cfg);
+int config_load(const char *path, struct config *cfg, char **error_r);
+void config_free(struct config *cfg);
+/* config_print: every section and key with its effective value, in the
+ * file's syntax; secrets are printed as "********". */
+void config_print(const struct config *cfg, FILE *out);
+/* config_print_reference: every key, its default and its doc line, as a
+ * Markdown table body (docs/configuration.md is checked against it). */
+void config_print_reference(FILE *out);
+
+/* Value parsers, shared with command-line tools. 0 / -1. */
+int config_parse_duration(const char *s, unsigned *secs_r);
+int config_parse_size(const char *s, uint64_t *bytes_r);
+int config_parse_bool(const char *s, bool *b_r);
+
+#endif

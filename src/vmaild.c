@@ -1,0 +1,6 @@
+/* vmaild.c - placeholder main, replaced by the process model. */
+#include <stdio.h>
+int main(void)
+{
+	return 0;
+}
