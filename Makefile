@@ -105,8 +105,14 @@ check: deps tests fuzz-build
 run: deps all
 	$(O)/vmaild --dev dev-run
 
-bench: deps all
-	@for b in bench/*/run; do echo "== $$b"; VMAILD_BUILD=$(CURDIR)/$(O) $$b || exit 1; done
+BENCH_SRC := $(wildcard bench/*/bench-*.c)
+BENCH_BIN := $(addprefix $(O)/,$(notdir $(BENCH_SRC:.c=)))
+vpath bench-%.c $(sort $(dir $(BENCH_SRC)))
+$(O)/bench-%: bench-%.c $(O)/libvmaild.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/libvmaild.a $(LIBS_ALL)
+
+bench: deps all $(BENCH_BIN)
+	@for b in bench/*/run; do echo "== $$b"; VMAILD_BUILD=$(CURDIR)/$(O) $(PYTHON) $$b || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/vmaild $(DESTDIR)/lib/systemd/system

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "addr.h"
 #include "buf.h"
+#include "cidr.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -20,7 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-enum key_type { K_STR, K_UINT, K_SIZE, K_DURATION, K_BOOL, K_LIST, K_LISTEN, K_WORKERS };
+enum key_type { K_STR, K_UINT, K_SIZE, K_DURATION, K_BOOL, K_LIST, K_LISTEN, K_WORKERS, K_CIDRS };
 
 struct key {
 	const char *section;
@@ -108,6 +109,39 @@ static const struct key keys[] = {
 	 "Largest message accepted, in bytes (suffixes k, m, g allowed)."},
 	{"mail", "postmaster", K_STR, F(mail.postmaster), "", NULL, false,
 	 "Address that gets bounces that cannot be returned; empty = postmaster@hostname."},
+
+	{"smtpd", "mynetworks", K_CIDRS, F(smtpd.mynetworks),
+	 "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128", NULL, false,
+	 "Clients trusted as our own: they may relay and skip the HELO and client checks."},
+	{"smtpd", "helo_required", K_BOOL, F(smtpd.helo_required), "yes", NULL, false,
+	 "Clients must say HELO or EHLO before MAIL (the guide's smtpd_helo_required)."},
+	{"smtpd", "reject_unknown_helo_hostname", K_BOOL, F(smtpd.reject_unknown_helo_hostname),
+	 "yes", NULL, false, "Refuse (450) a HELO name without an A, AAAA or MX record."},
+	{"smtpd", "reject_unknown_client_hostname", K_BOOL,
+	 F(smtpd.reject_unknown_client_hostname), "yes", NULL, false,
+	 "Refuse (450) clients whose address has no PTR name resolving back to it."},
+	{"smtpd", "without_ptr", K_STR, F(smtpd.without_ptr), "", NULL, false,
+	 "File of addresses or networks (one per line) exempt from the client name check."},
+	{"smtpd", "greet_pause", K_DURATION, F(smtpd.greet_pause), "0s", NULL, false,
+	 "Wait this long before the greeting; a client that talks first is dropped."},
+	{"smtpd", "line_length_limit", K_UINT, F(smtpd.line_length_limit), "2048", NULL, false,
+	 "Longest command line, in bytes."},
+	{"smtpd", "recipient_limit", K_UINT, F(smtpd.recipient_limit), "1000", NULL, false,
+	 "Recipients accepted per message."},
+	{"smtpd", "timeout", K_DURATION, F(smtpd.timeout), "300s", NULL, false,
+	 "How long to wait for a command."},
+	{"smtpd", "data_timeout", K_DURATION, F(smtpd.data_timeout), "300s", NULL, false,
+	 "How long to wait for the next piece of message data."},
+	{"smtpd", "hard_error_limit", K_UINT, F(smtpd.hard_error_limit), "20", NULL, false,
+	 "Errors in a session before it is closed."},
+	{"smtpd", "client_connection_limit", K_UINT, F(smtpd.client_connection_limit), "50", NULL,
+	 false, "Simultaneous connections from one client address (0 = no limit)."},
+	{"smtpd", "messages_per_connection", K_UINT, F(smtpd.messages_per_connection), "0", NULL,
+	 false, "Messages accepted in one session before further MAIL is refused (0 = no limit)."},
+	{"smtpd", "disable_vrfy_command", K_BOOL, F(smtpd.disable_vrfy_command), "yes", NULL,
+	 false, "Answer VRFY with 502, so addresses cannot be probed."},
+	{"smtpd", "hopcount_limit", K_UINT, F(smtpd.hopcount_limit), "50", NULL, false,
+	 "Received: headers in a message above which it is refused as a mail loop."},
 
 	{"dns", "forwarders", K_LIST, F(dns.forwarders), "", NULL, false,
 	 "Resolvers to forward to (addr or addr@port); empty = full recursion from the roots."},
@@ -286,6 +320,21 @@ static int set_value(struct config *cfg, const struct key *k, const char *s, cha
 	case K_LIST:
 		list_split(f, s);
 		return 0;
+	case K_CIDRS: {
+		struct cfg_list l = {NULL, 0};
+		list_split(&l, s);
+		for (unsigned i = 0; i < l.n; i++) {
+			struct cidr c;
+			if (cidr_parse(l.v[i], &c) < 0) {
+				*error_r = xasprintf("'%s' is not an address or network", l.v[i]);
+				list_free(&l);
+				return -1;
+			}
+		}
+		list_free(f);
+		*(struct cfg_list *)f = l;
+		return 0;
+	}
 	case K_LISTEN: {
 		struct cfg_list l = {NULL, 0};
 		list_split(&l, s);
@@ -323,7 +372,8 @@ void config_free(struct config *cfg)
 		if (keys[i].type == K_STR) {
 			free(*(char **)f);
 			*(char **)f = NULL;
-		} else if (keys[i].type == K_LIST || keys[i].type == K_LISTEN) {
+		} else if (keys[i].type == K_LIST || keys[i].type == K_LISTEN ||
+			   keys[i].type == K_CIDRS) {
 			list_free(f);
 		}
 	}
@@ -335,19 +385,30 @@ struct load_ctx {
 	struct config *cfg;
 	FILE *fp;
 	unsigned line;
+	bool continuation; /* the line being handled began with white space */
+	bool too_long;
+	int prev_key;	   /* key of the previous handler call, -1 none */
 	bool seen[NKEYS];
 	unsigned err_line;
 	char *err;
 };
 
+/* counting_reader: fgets for inih that counts lines and refuses lines
+ * longer than inih's buffer (it would split them silently). */
 static char *counting_reader(char *str, int num, void *stream)
 {
 	struct load_ctx *ctx = stream;
+	if (ctx->too_long)
+		return NULL;
 	char *r = fgets(str, num, ctx->fp);
-	if (r != NULL && strchr(r, '\n') != NULL)
-		ctx->line++;
-	else if (r != NULL && feof(ctx->fp))
-		ctx->line++;
+	if (r == NULL)
+		return NULL;
+	ctx->line++;
+	if (strchr(r, '\n') == NULL && !feof(ctx->fp)) {
+		ctx->too_long = true;
+		return NULL;
+	}
+	ctx->continuation = r[0] == ' ' || r[0] == '\t';
 	return r;
 }
 
@@ -363,12 +424,35 @@ static int handler(void *user, const char *section, const char *name, const char
 		section_known = true;
 		if (strcmp(keys[i].name, name) != 0)
 			continue;
+		if (ctx->seen[i] && ctx->continuation && ctx->prev_key == (int)i &&
+		    (keys[i].type == K_LIST || keys[i].type == K_LISTEN || keys[i].type == K_CIDRS)) {
+			/* an indented line continues a list */
+			struct cfg_list *l = field(ctx->cfg, &keys[i]);
+			struct cfg_list saved = *l;
+			l->v = NULL;
+			l->n = 0;
+			char *msg = NULL;
+			if (set_value(ctx->cfg, &keys[i], value, &msg) < 0) {
+				ctx->err = xasprintf("[%s] %s: %s", section, name, msg);
+				ctx->err_line = ctx->line;
+				free(msg);
+				list_free(&saved);
+				return 0;
+			}
+			saved.v = xreallocarray(saved.v, saved.n + l->n, sizeof(char *));
+			for (unsigned k = 0; k < l->n; k++)
+				saved.v[saved.n++] = l->v[k];
+			free(l->v);
+			*l = saved;
+			return 1;
+		}
 		if (ctx->seen[i]) {
 			ctx->err = xasprintf("[%s] %s: given twice", section, name);
 			ctx->err_line = ctx->line;
 			return 0;
 		}
 		ctx->seen[i] = true;
+		ctx->prev_key = (int)i;
 		char *msg = NULL;
 		if (set_value(ctx->cfg, &keys[i], value, &msg) < 0) {
 			ctx->err = xasprintf("[%s] %s: %s", section, name, msg);
@@ -420,6 +504,7 @@ int config_load(const char *path, struct config *cfg, char **error_r)
 	config_defaults(cfg);
 	cfg->path = xstrdup(path);
 	ctx.cfg = cfg;
+	ctx.prev_key = -1;
 	ctx.fp = fopen(path, "r");
 	if (ctx.fp == NULL) {
 		*error_r = xasprintf("%s: cannot open: %s", path, strerror(errno));
@@ -428,6 +513,13 @@ int config_load(const char *path, struct config *cfg, char **error_r)
 	}
 	int r = ini_parse_stream(counting_reader, &ctx, handler, &ctx);
 	fclose(ctx.fp);
+	if (ctx.too_long && ctx.err == NULL) {
+		*error_r = xasprintf("%s:%u: line too long (at most 198 characters; continue a "
+				     "list on indented lines)",
+				     path, ctx.line);
+		config_free(cfg);
+		return -1;
+	}
 	if (r != 0 || ctx.err != NULL) {
 		if (ctx.err != NULL && (r == 0 || (unsigned)r >= ctx.err_line))
 			*error_r = xasprintf("%s:%u: %s", path, ctx.err_line, ctx.err);
@@ -476,6 +568,7 @@ static void format_value(const struct config *cfg, const struct key *k, struct b
 		buf_append_str(out, *(const bool *)f ? "yes" : "no");
 		break;
 	case K_LIST:
+	case K_CIDRS:
 	case K_LISTEN: {
 		const struct cfg_list *l = f;
 		for (unsigned i = 0; i < l->n; i++) {

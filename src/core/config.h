@@ -68,6 +68,24 @@ struct config_mail {
 	char *postmaster;
 };
 
+struct config_smtpd {
+	struct cfg_list mynetworks; /* CIDRs treated as our own (relay, HELO checks) */
+	bool helo_required;
+	bool reject_unknown_helo_hostname;   /* HELO name needs an A, AAAA or MX record */
+	bool reject_unknown_client_hostname; /* client needs PTR + matching A/AAAA */
+	char *without_ptr;		     /* file of addresses/CIDRs exempt from that */
+	unsigned greet_pause;		     /* seconds before the greeting (early talkers) */
+	unsigned line_length_limit;	     /* command line, bytes */
+	unsigned recipient_limit;	     /* recipients per message */
+	unsigned timeout;		     /* seconds per command */
+	unsigned data_timeout;		     /* seconds between DATA/BDAT reads */
+	unsigned hard_error_limit;	     /* errors before disconnect */
+	unsigned client_connection_limit;    /* simultaneous connections per client IP */
+	unsigned messages_per_connection;    /* 0 = unlimited */
+	bool disable_vrfy_command;
+	unsigned hopcount_limit; /* Received: headers before a loop is assumed */
+};
+
 struct config_dns {
 	struct cfg_list forwarders; /* addr[@port]; empty = full recursion */
 	struct cfg_list stub_zones; /* zone=addr[@port] */
@@ -83,6 +101,7 @@ struct config {
 	struct config_tls tls;
 	struct config_directory directory;
 	struct config_mail mail;
+	struct config_smtpd smtpd;
 	struct config_dns dns;
 };
 

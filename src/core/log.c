@@ -106,8 +106,8 @@ void fatal(const char *fmt, ...)
 
 const char *log_esc(const char *s)
 {
-	static struct buf ring[4];
-	static unsigned next;
+	static __thread struct buf ring[4];
+	static __thread unsigned next;
 	struct buf *b = &ring[next++ % 4];
 	buf_reset(b);
 	if (s == NULL)

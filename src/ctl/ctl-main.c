@@ -16,7 +16,21 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"dns", ctl_dns, "dns TYPE NAME            ask the configured resolver (A AAAA MX TXT PTR TLSA)"},
+    {"init", ctl_init,
+     "init [--print-sql [--driver mysql|sqlite]]\n"
+     "                           create the directory's tables (or print the DDL)"},
+    {"domain", ctl_domain, "domain add DOMAIN | del DOMAIN [--force] | list"},
+    {"account", ctl_account,
+     "account add ADDRESS [--password-stdin] [--quota MB] [--sendonly] [--disabled]\n"
+     "  account passwd ADDRESS [--password-stdin] | quota ADDRESS MB\n"
+     "  account enable|disable|del ADDRESS | sendonly ADDRESS yes|no | list [DOMAIN]"},
+    {"alias", ctl_alias,
+     "alias add|del|enable|disable SOURCE DEST | list [DOMAIN]   (SOURCE @domain: catch-all)"},
+    {"tlspolicy", ctl_tlspolicy, "tlspolicy set DOMAIN POLICY [PARAMS] | del DOMAIN | list"},
+    {"lookup", ctl_lookup, "lookup ADDRESS|- [--login LOGIN]   how an address resolves"},
+    {"pw", ctl_pw, "pw [-s SCHEME] [-t HASH] [-l]   password scheme strings (doveadm pw)"},
+    {"dns", ctl_dns,
+     "dns TYPE NAME            ask the configured resolver (A AAAA MX TXT PTR TLSA)"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,104 @@
+/*
+ * conn-limit.c - per-address connection counts shared by the workers
+ * (see conn-limit.h).
+ */
+#include "net/conn-limit.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+struct conn_limit {
+	_Atomic uint16_t (*counts)[CONN_LIMIT_BUCKETS]; /* shared mapping */
+	bool used[CONN_LIMIT_SLOTS];			/* master only */
+	int slot;					/* worker: its slot */
+};
+
+struct conn_limit *conn_limit_create(void)
+{
+	struct conn_limit *cl = xcalloc(1, sizeof(*cl));
+	size_t size = sizeof(_Atomic uint16_t) * CONN_LIMIT_SLOTS * CONN_LIMIT_BUCKETS;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fatal("event=start_error error=\"mmap for connection counts failed\"");
+	cl->counts = p;
+	cl->slot = -1;
+	return cl;
+}
+
+void conn_limit_destroy(struct conn_limit **clp)
+{
+	struct conn_limit *cl = *clp;
+	if (cl == NULL)
+		return;
+	*clp = NULL;
+	munmap((void *)cl->counts,
+	       sizeof(_Atomic uint16_t) * CONN_LIMIT_SLOTS * CONN_LIMIT_BUCKETS);
+	free(cl);
+}
+
+int conn_limit_slot_take(struct conn_limit *cl)
+{
+	for (int i = 0; i < CONN_LIMIT_SLOTS; i++) {
+		if (!cl->used[i]) {
+			cl->used[i] = true;
+			for (int b = 0; b < CONN_LIMIT_BUCKETS; b++)
+				atomic_store(&cl->counts[i][b], 0);
+			return i;
+		}
+	}
+	return -1;
+}
+
+void conn_limit_slot_release(struct conn_limit *cl, int slot)
+{
+	if (cl != NULL && slot >= 0 && slot < CONN_LIMIT_SLOTS)
+		cl->used[slot] = false;
+}
+
+void conn_limit_use_slot(struct conn_limit *cl, int slot)
+{
+	cl->slot = slot;
+}
+
+static unsigned bucket(const struct sockaddr *sa)
+{
+	const uint8_t *p;
+	size_t n;
+	if (sa->sa_family == AF_INET) {
+		p = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		n = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		p = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		n = 16;
+	} else {
+		return 0;
+	}
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % CONN_LIMIT_BUCKETS;
+}
+
+unsigned conn_limit_acquire(struct conn_limit *cl, const struct sockaddr *sa)
+{
+	unsigned b = bucket(sa);
+	if (cl->slot >= 0)
+		atomic_fetch_add(&cl->counts[cl->slot][b], 1);
+	unsigned total = 0;
+	for (int i = 0; i < CONN_LIMIT_SLOTS; i++)
+		total += atomic_load_explicit(&cl->counts[i][b], memory_order_relaxed);
+	return total;
+}
+
+void conn_limit_release(struct conn_limit *cl, const struct sockaddr *sa)
+{
+	if (cl->slot >= 0)
+		atomic_fetch_sub(&cl->counts[cl->slot][bucket(sa)], 1);
+}

@@ -1,0 +1,36 @@
+/*
+ * conn-limit - simultaneous connections per client address, counted
+ * across every worker process (what Postfix's anvil does for
+ * smtpd_client_connection_count_limit).
+ *
+ * Owns: one shared anonymous mapping made by the master before it forks:
+ * CONN_LIMIT_SLOTS slots of CONN_LIMIT_BUCKETS 16-bit counters. Each
+ * worker counts in its own slot (so a worker that dies takes its counts
+ * with it: the master clears the slot before giving it to the next
+ * worker); an address's count is the sum of its bucket over all slots.
+ * Addresses share a bucket by hash, so a count can only be too high,
+ * never too low, and only for addresses that collide.
+ */
+#ifndef VMAILD_NET_CONN_LIMIT_H
+#define VMAILD_NET_CONN_LIMIT_H
+
+#include <sys/socket.h>
+
+#define CONN_LIMIT_SLOTS   256
+#define CONN_LIMIT_BUCKETS 4096
+
+struct conn_limit;
+
+struct conn_limit *conn_limit_create(void);
+void conn_limit_destroy(struct conn_limit **cl);
+/* master: a free slot, cleared, or -1 when all are taken */
+int conn_limit_slot_take(struct conn_limit *cl);
+void conn_limit_slot_release(struct conn_limit *cl, int slot);
+/* worker: count in this slot from now on */
+void conn_limit_use_slot(struct conn_limit *cl, int slot);
+/* conn_limit_acquire: count a new connection from sa; returns the number
+ * of connections from sa including this one. */
+unsigned conn_limit_acquire(struct conn_limit *cl, const struct sockaddr *sa);
+void conn_limit_release(struct conn_limit *cl, const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,235 @@
+"""The process model: start, stop, restart of children, reload, --dev."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from vmaildtest import VMAILD, VMAILCTL, LookupClient, ctl, me
+
+
+def roles(v):
+    return sorted(r for r in v.children().values())
+
+
+def wait_for(pred, timeout=20, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = pred()
+        if r:
+            return r
+        time.sleep(0.05)
+    raise AssertionError("timeout waiting for " + what)
+
+
+def test_start_and_graceful_stop(vmaild_factory):
+    v = vmaild_factory(config={"server": {"workers": "3"}})
+    v.start()
+    wait_for(lambda: roles(v) == ["lookup", "queue", "worker", "worker", "worker"],
+             what="all children")
+    assert len(v.log_lines("vmaild[worker]", "event=ready")) == 3
+    pid_file = os.path.join(v.state, "run", "vmaild.pid")
+    assert int(open(pid_file).read()) == v.proc.pid
+    kids = list(v.children())
+    assert v.stop() == 0
+    # every child stopped, the master said so, and the runtime files are gone
+    assert len(v.log_lines("vmaild[master]", "event=child_stop")) == 5
+    assert v.log_lines("vmaild[master]", "event=stopped")
+    for p in kids:
+        assert not os.path.exists("/proc/%d" % p) or \
+            open("/proc/%d/stat" % p).read().split()[2] == "Z"
+    assert not os.path.exists(pid_file)
+    assert not os.path.exists(v.lookup_socket)
+
+
+def test_log_lines_are_key_value(vmaild):
+    vmaild.lookup().ping()
+    for line in vmaild.log().splitlines():
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z vmaild\[(master|lookup|queue|worker)\] "
+                        r"pid=\d+ level=(debug|info|warn|error) event=\w+( \w+=\S+)*$", line), line
+
+
+@pytest.mark.parametrize("role", ["lookup", "queue", "worker"])
+def test_dead_child_is_restarted(vmaild, role):
+    v = vmaild
+    victim = wait_for(lambda: [p for p, r in v.children().items() if r == role], what=role)[0]
+    os.kill(victim, signal.SIGKILL)
+    line = v.wait_log("event=child_exit", "role=" + role, "child_pid=%d" % victim)[0]
+    assert "signal=9" in line and "restart_in=1s" in line and "level=warn" in line
+    wait_for(lambda: [p for p, r in v.children().items() if r == role and p != victim],
+             what="new " + role)
+    # the restarted set still answers
+    c = LookupClient(v.lookup_socket)
+    assert c.ping()["status"] == "ok"
+
+
+def test_restart_backoff_grows(vmaild):
+    v = vmaild
+    delays = []
+    for i in range(3):
+        pids = wait_for(lambda: [p for p, r in v.children().items() if r == "lookup"],
+                        what="lookup")
+        # wait until it is serving before killing it again
+        wait_for(lambda: os.path.exists(v.lookup_socket) and LookupClient(v.lookup_socket).ping(),
+                 what="ping")
+        os.kill(pids[0], signal.SIGKILL)
+        line = v.wait_log("event=child_exit", "child_pid=%d" % pids[0])[0]
+        delays.append(re.search(r"restart_in=(\d+)s", line).group(1))
+    assert delays == ["1", "2", "4"]
+
+
+def test_reload_replaces_children_and_keeps_sockets(vmaild):
+    v = vmaild
+    before = wait_for(lambda: v.children() if len(v.children()) == 4 else None, what="children")
+    ino = os.stat(v.lookup_socket).st_ino
+    # a connection made before the reload keeps working until its process
+    # goes, and connections during and after the reload are accepted
+    with open(v.conf, "a") as f:
+        f.write("\n")
+    v.signal(signal.SIGHUP)
+    v.wait_log("vmaild[master]", "event=reload")
+    after = wait_for(lambda: v.children() if len(v.children()) == 4 and
+                     not set(v.children()) & set(before) else None, what="new children")
+    assert sorted(after.values()) == ["lookup", "queue", "worker", "worker"]
+    assert os.stat(v.lookup_socket).st_ino == ino
+    assert LookupClient(v.lookup_socket).ping()["status"] == "ok"
+    assert len(v.log_lines("event=child_stop")) == 4
+
+
+def test_reload_applies_new_settings(vmaild):
+    v = vmaild
+    text = open(v.conf).read().replace("workers = 2", "workers = 3")
+    open(v.conf, "w").write(text)
+    v.signal(signal.SIGHUP)
+    v.wait_log("vmaild[master]", "event=reload")
+    wait_for(lambda: sorted(v.children().values()) ==
+             ["lookup", "queue", "worker", "worker", "worker"], what="3 workers")
+
+
+def test_invalid_reload_is_refused(vmaild_factory):
+    v = vmaild_factory(allowed_errors=["event=reload_refused"])
+    v.start()
+    before = wait_for(lambda: v.children() if len(v.children()) == 4 else None, what="children")
+    good = open(v.conf).read()
+    open(v.conf, "w").write(good + "[server]\nbogus = 1\n")
+    v.signal(signal.SIGHUP)
+    line = v.wait_log("event=reload_refused")[0]
+    assert "vmaild.conf:" in line and "bogus" in line and "unknown" in line
+    time.sleep(0.5)
+    assert v.children() == before
+    assert LookupClient(v.lookup_socket).ping()["status"] == "ok"
+    # a good file afterwards is taken
+    open(v.conf, "w").write(good)
+    v.signal(signal.SIGHUP)
+    v.wait_log("vmaild[master]", "event=reload ")
+
+
+def test_malformed_ipc_closes_only_that_connection(vmaild_factory):
+    v = vmaild_factory(allowed_errors=["event=ipc_error"])
+    v.start()
+    bad = socket.socket(socket.AF_UNIX)
+    bad.connect(v.lookup_socket)
+    # version 7 frame, then a frame claiming 100 MB
+    bad.sendall(b"\x00\x00\x00\x00\x01\x00\x07\x00\x01\x00\x00\x00")
+    assert bad.recv(10) == b""
+    bad2 = socket.socket(socket.AF_UNIX)
+    bad2.connect(v.lookup_socket)
+    bad2.sendall(b"\x00\x00\x00\x10\x01\x00\x01\x00\x01\x00\x00\x00")
+    assert bad2.recv(10) == b""
+    # a request with a missing argument
+    bad3 = socket.socket(socket.AF_UNIX)
+    bad3.connect(v.lookup_socket)
+    bad3.sendall(b"\x00\x00\x00\x00\x01\x00\x01\x00\x01\x00\x00\x00")
+    assert bad3.recv(10) == b""
+    assert LookupClient(v.lookup_socket).ping()["status"] == "ok"
+    assert not v.log_lines("event=child_exit")
+
+
+def test_privileges_dropped(vmaild_factory, tmp_path):
+    if os.geteuid() != 0:
+        # started by an ordinary user every role runs as that user
+        v = vmaild_factory()
+        v.start()
+        for pid in v.children():
+            assert os.stat("/proc/%d" % pid).st_uid == os.geteuid()
+        return
+    # outside pytest's private (0700) temp tree, as /var/lib would be
+    import tempfile
+    import shutil
+    root = tempfile.mkdtemp(prefix="vmaild-priv-")
+    os.chmod(root, 0o755)
+    v = vmaild_factory(root=root, config={"server": {"user": "nobody", "group": "nogroup",
+                                                     "lookup_user": "daemon"}})
+    v.init_directory()
+    db = v.sections["directory"]["path"]
+    for f in os.listdir(v.root):
+        if f.startswith("vmail.sqlite"):
+            os.chmod(os.path.join(v.root, f), 0o644)
+    v.start()
+    kids = wait_for(lambda: v.children() if len(v.children()) == 4 else None, what="children")
+    uid_of = {"lookup": "daemon", "queue": "nobody", "worker": "nobody"}
+    import pwd
+    for pid, role in kids.items():
+        status = open("/proc/%d/status" % pid).read()
+        uids = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
+        assert set(uids) == {str(pwd.getpwnam(uid_of[role]).pw_uid)}, (role, uids)
+        groups = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
+        assert "0" not in groups
+    assert os.stat("/proc/%d" % v.proc.pid).st_uid == 0
+    assert LookupClient(v.lookup_socket).ping()["status"] == "ok", db
+    v.close()
+    shutil.rmtree(root)
+
+
+def test_unknown_user_is_a_clear_error(vmaild_factory):
+    if os.geteuid() != 0:
+        return  # without root no user is switched to; see test_privileges_dropped
+    v = vmaild_factory(config={"server": {"user": "no-such-user-x"}})
+    v.init_directory()
+    r = subprocess.run([VMAILD, "-c", v.conf], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "user 'no-such-user-x' does not exist" in r.stderr
+
+
+def test_dev_mode(tmp_path):
+    d = tmp_path / "dev"
+    p = subprocess.Popen([VMAILD, "--dev", str(d)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        out = ""
+        while "manage it with" not in out:
+            line = p.stdout.readline()
+            assert line, "vmaild --dev printed no login info: " + out + p.stderr.read()
+            out += line
+        password = re.search(r"password:\s+(\S+)", out).group(1)
+        assert "demo@example.test" in out
+        conf = d / "vmaild.conf"
+        assert conf.exists() and (d / "tls" / "cert.pem").exists()
+        assert oct(os.stat(d / "tls" / "key.pem").st_mode & 0o777) == "0o600"
+        r = ctl(conf, "lookup", "demo@example.test", json_out=True)
+        assert '"account"' in r.stdout
+        sock = d / "state" / "run" / "lookup.sock"
+        wait_for(lambda: sock.exists(), what="lookup socket")
+        c = wait_for(lambda: _try_connect(str(sock)), what="lookup process")
+        assert c.auth("demo@example.test", password)["status"] == "ok"
+        assert c.auth("demo@example.test", password + "x")["status"] == "denied"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=40) == 0
+    err = p.stderr.read()
+    assert "level=error" not in err and "level=fatal" not in err, err
+    # a second start keeps the account and its password
+    r = subprocess.run([VMAILD, "--dev", str(d), "-t"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0
+    assert "password:      %s" % password in r.stdout
+
+
+def _try_connect(path):
+    try:
+        c = LookupClient(path)
+        return c if c.ping()["status"] == "ok" else None
+    except OSError:
+        return None
