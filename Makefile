@@ -79,7 +79,7 @@ $(O)/tests/test-%: tests/unit/test-%.c $(O)/libvmaild.a
 tests: all $(UNIT_BIN)
 
 # Fuzz targets: clang with libFuzzer, the library rebuilt with coverage.
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/%.o)
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)

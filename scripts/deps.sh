@@ -11,7 +11,7 @@ libevent-dev libssl-dev openssl libsqlite3-dev sqlite3 libmariadb-dev
 libunbound-dev libcrypt-dev libargon2-dev zlib1g-dev libinih-dev
 libjansson-dev libcmocka-dev
 python3 python3-pytest mariadb-server mariadb-client nsd ldnsutils
-dovecot-core swaks valgrind procps dns-root-data"
+dovecot-core swaks valgrind procps dns-root-data postfix"
 
 missing=""
 for p in $PKGS; do
@@ -40,13 +40,19 @@ if [ $had_prc = 0 ]; then
 	printf '#!/bin/sh\nexit 101\n' > "$prc"
 	chmod 755 "$prc"
 fi
+# postfix is here for its smtp-source / smtp-sink load tools only: no
+# mail system configuration, so it installs without a question and with
+# no main.cf it has nothing to run.
+if echo "$missing" | grep -qw postfix; then
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+fi
 rc=0
 apt-get install -y -q --no-install-recommends $missing || rc=$?
 [ $had_prc = 0 ] && rm -f "$prc"
 [ $rc = 0 ] || exit $rc
 
 # Stop and disable what an install may have started anyway.
-for svc in mariadb mysql nsd dovecot; do
+for svc in mariadb mysql nsd dovecot postfix; do
 	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	fi
@@ -54,4 +60,7 @@ done
 for d in mariadbd mysqld nsd dovecot; do
 	pkill -x "$d" 2>/dev/null || true
 done
+if command -v postfix >/dev/null 2>&1 && postfix status >/dev/null 2>&1; then
+	postfix stop >/dev/null 2>&1 || true
+fi
 exit 0

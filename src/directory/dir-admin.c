@@ -315,9 +315,8 @@ static int account_update(struct dir *d, const char *address, const char *sql, c
 		r = 0;
 	}
 	if (r > 0)
-		r = sql != NULL ? write1(d, sql, value != NULL ? 3 : 2, value != NULL ? p : key,
-		                         "refused by the database", error_r)
-		                : 1;
+		r = write1(d, sql, value != NULL ? 3 : 2, value != NULL ? p : key,
+		           "refused by the database", error_r);
 	r = tx_end(d, r, error_r);
 out:
 	free(local);
@@ -355,14 +354,6 @@ int dir_account_del(struct dir *d, const char *address, const char **error_r)
 	return account_update(d, address, sql_account_delete, NULL, error_r);
 }
 
-static unsigned cell_uint(const char *s)
-{
-	if (s == NULL || *s == '-')
-		return 0;
-	unsigned long v = strtoul(s, NULL, 10);
-	return v > 0xffffffffUL ? 0xffffffffU : (unsigned)v;
-}
-
 int dir_account_list(struct dir *d, const char *domain, struct dir_account **list_r, unsigned *n_r,
                      const char **error_r)
 {
@@ -394,9 +385,9 @@ int dir_account_list(struct dir *d, const char *domain, struct dir_account **lis
 		const char *en = dir_rows_get(&rows, i, 3), *so = dir_rows_get(&rows, i, 4);
 		l[i].username = dir_lower(u != NULL ? u : "");
 		l[i].domain = dir_lower(dm != NULL ? dm : "");
-		l[i].quota_mb = cell_uint(dir_rows_get(&rows, i, 2));
-		l[i].enabled = en != NULL && strtoul(en, NULL, 10) != 0;
-		l[i].sendonly = so != NULL && strtoul(so, NULL, 10) != 0;
+		l[i].quota_mb = dir_cell_uint(dir_rows_get(&rows, i, 2));
+		l[i].enabled = dir_cell_bool(en);
+		l[i].sendonly = dir_cell_bool(so);
 	}
 	*list_r = l;
 	*n_r = rows.nrow;
@@ -598,7 +589,7 @@ int dir_alias_list(struct dir *d, const char *domain, struct dir_alias **list_r,
 		l[i].source_domain = dir_lower(c[1] != NULL ? c[1] : "");
 		l[i].destination_username = dir_lower(c[2] != NULL ? c[2] : "");
 		l[i].destination_domain = dir_lower(c[3] != NULL ? c[3] : "");
-		l[i].enabled = c[4] != NULL && strtoul(c[4], NULL, 10) != 0;
+		l[i].enabled = dir_cell_bool(c[4]);
 	}
 	*list_r = l;
 	*n_r = rows.nrow;

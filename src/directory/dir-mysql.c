@@ -118,7 +118,7 @@ static bool constraint_error(unsigned err)
 
 static const char *where(struct dir *d)
 {
-	return d->host[0] != '\0' ? d->host : d->socket;
+	return d->endpoint;
 }
 
 static void mysql_disconnect(struct dir *d)

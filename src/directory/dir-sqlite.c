@@ -172,8 +172,14 @@ static int sqlite_query(struct dir *d, const char *sql, unsigned nparam, const c
 {
 	struct sqlite_conn *c = d->conn;
 	sqlite3_stmt *stmt = prepare(d, c, sql, error_r);
-	if (stmt == NULL)
-		return DIR_Q_TEMP;
+	if (stmt == NULL) {
+		/* a file that is not (or no longer) a database: drop the
+		 * connection, so the next call opens the file anew */
+		int ret = classify(sqlite3_extended_errcode(c->db));
+		if (ret == DIR_Q_LOST)
+			sqlite_disconnect(d);
+		return ret == DIR_Q_CONSTRAINT ? DIR_Q_TEMP : ret;
+	}
 	if ((unsigned)sqlite3_bind_parameter_count(stmt) != nparam) {
 		*error_r = dir_error(d, "sqlite: statement wants %d parameters, %u given",
 		                     sqlite3_bind_parameter_count(stmt), nparam);

@@ -84,6 +84,7 @@ struct dir {
 	char *host;
 	unsigned port;
 	char *socket;
+	char *endpoint; /* MariaDB: "host:port" or the socket path, for messages */
 	char *database;
 	char *user; /* the role's credentials, chosen at open */
 	char *password;
@@ -113,5 +114,9 @@ int dir_ensure_connected(struct dir *d, const char **error_r);
 
 /* lower-case ASCII copy */
 char *dir_lower(const char *s);
+/* cells as numbers: booleans come back as "1"/"0" (MariaDB tinyint,
+ * SQLite integer); NULL is false / 0; numbers saturate at UINT_MAX */
+bool dir_cell_bool(const char *s);
+unsigned dir_cell_uint(const char *s);
 
 #endif

@@ -86,6 +86,8 @@ struct dir *dir_open(const struct config_directory *cfg, enum dir_role role, con
 	d->port = cfg->port;
 	d->socket = xstrdup(cfg->socket ? cfg->socket : "");
 	d->database = xstrdup(cfg->database ? cfg->database : "");
+	d->endpoint =
+	    d->host[0] != '\0' ? xasprintf("%s:%u", d->host, d->port) : xstrdup(d->socket);
 	bool admin = role == DIR_ADMIN && cfg->admin_user != NULL && cfg->admin_user[0] != '\0';
 	d->user = xstrdup(admin ? cfg->admin_user : cfg->user ? cfg->user : "");
 	d->password = xstrdup(admin           ? (cfg->admin_password ? cfg->admin_password : "")
@@ -105,6 +107,7 @@ void dir_close(struct dir **dp)
 	free(d->path);
 	free(d->host);
 	free(d->socket);
+	free(d->endpoint);
 	free(d->database);
 	if (d->password != NULL)
 		explicit_bzero(d->password, strlen(d->password));
@@ -242,13 +245,13 @@ static const char sql_catchall_dest[] =
 static const char sql_tlspolicy_get[] =
     "SELECT `domain`, `policy`, `params` FROM `tlspolicies` WHERE `domain` = ?";
 
-static bool cell_true(const char *s)
+bool dir_cell_bool(const char *s)
 {
 	/* booleans come back as "1"/"0" (MariaDB tinyint, SQLite integer) */
 	return s != NULL && strtoul(s, NULL, 10) != 0;
 }
 
-static unsigned cell_uint(const char *s)
+unsigned dir_cell_uint(const char *s)
 {
 	if (s == NULL || *s == '-')
 		return 0;
@@ -291,9 +294,9 @@ int dir_account_get(struct dir *d, const char *username, const char *domain,
 	a_r->username = dir_lower(u != NULL ? u : "");
 	a_r->domain = dir_lower(dm != NULL ? dm : "");
 	a_r->password = xstrdup(pw != NULL ? pw : "");
-	a_r->quota_mb = cell_uint(dir_rows_get(&rows, 0, 3));
-	a_r->enabled = cell_true(dir_rows_get(&rows, 0, 4));
-	a_r->sendonly = cell_true(dir_rows_get(&rows, 0, 5));
+	a_r->quota_mb = dir_cell_uint(dir_rows_get(&rows, 0, 3));
+	a_r->enabled = dir_cell_bool(dir_rows_get(&rows, 0, 4));
+	a_r->sendonly = dir_cell_bool(dir_rows_get(&rows, 0, 5));
 	dir_rows_free(&rows);
 	return 1;
 }

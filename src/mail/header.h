@@ -36,7 +36,9 @@
  * as soon as that many bytes are buffered even without a line end; an
  * unfolded value over max_field octets (default 64 KiB) ->
  * HEADER_ERR_FIELD_TOO_LARGE; more than max_fields fields (default 1000)
- * -> HEADER_ERR_TOO_MANY_FIELDS. Errors are final.
+ * -> HEADER_ERR_TOO_MANY_FIELDS. Errors are final. A line is measured
+ * before it is classified, so an over-long line that would have ended the
+ * header without an empty line is a line-length error too.
  *
  * Memory: the parser holds the bytes fed but not yet consumed (at most
  * one partial line once next() has returned 0) and the current field.

@@ -44,6 +44,7 @@ static bool target_known(struct smtp_transaction *tx, const char *addr)
 static void target_add(struct smtp_session *s, const char *addr, bool remote, unsigned quota_mb)
 {
 	struct smtp_transaction *tx = s->tx;
+	s->rq.found_local = true; /* this recipient leads somewhere */
 	if (target_known(tx, addr))
 		return; /* the same mailbox twice gets one copy */
 	tx->targets = xreallocarray(tx->targets, tx->ntargets + 1, sizeof(*tx->targets));
@@ -182,7 +183,6 @@ static void on_lookup(const struct lookup_reply *r, void *arg)
 	bool top = s->rq.depth == 0;
 	switch (r->kind) {
 	case DIR_RCPT_ACCOUNT:
-		s->rq.found_local = true;
 		target_add(s, r->address, false, r->quota_mb);
 		break;
 	case DIR_RCPT_ALIAS:
@@ -238,6 +238,7 @@ static void resolve_next(struct smtp_session *s)
 	while (s->rq.npending > 0) {
 		char *next = s->rq.pending[--s->rq.npending];
 		if (target_known(s->tx, next)) {
+			s->rq.found_local = true; /* already a destination of this message */
 			free(next);
 			continue;
 		}

@@ -220,6 +220,7 @@ static void deliver_work(void *arg)
 			}
 		}
 		maildir_results_free(res, n);
+		free(res);
 	} else if (j->status == 0 && tx->spool_path != NULL) {
 		/* remote only: the queue links the file; make it durable first */
 		int fd = open(tx->spool_path, O_RDONLY | O_CLOEXEC);

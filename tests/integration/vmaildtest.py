@@ -79,6 +79,9 @@ class Vmaild:
             sections.setdefault(sec, {}).update(kv)
         self.sections = sections
         write_config(self.conf, sections)
+        # the mail root exists on a real install (/var/vmail/mailboxes); the
+        # per-domain and per-user directories below it are vmaild's to make
+        os.makedirs(os.path.join(self.root, "vmail"), exist_ok=True)
         self.proc = None
         self.logf = None
 
