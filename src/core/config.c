@@ -72,6 +72,9 @@ static const struct key keys[] = {
 	{"tls", "cert", K_STR, F(tls.cert), "", NULL, false,
 	 "PEM certificate chain (the guide: acme.sh's fullchain.pem)."},
 	{"tls", "key", K_STR, F(tls.key), "", NULL, false, "PEM private key for cert."},
+	{"tls", "sni", K_LIST, F(tls.sni), "", NULL, false,
+	 "More certificates chosen by the name a client asks for: NAME:CERT:KEY items "
+	 "(NAME may be *.domain)."},
 
 	{"directory", "driver", K_STR, F(directory.driver), "sqlite", "sqlite mysql", false,
 	 "Database of domains, accounts, aliases and TLS policies: sqlite or mysql (MariaDB)."},
@@ -490,6 +493,20 @@ static int validate(const struct config *cfg, char **error_r)
 			return -1;
 		}
 	}
+	for (unsigned i = 0; i < cfg->tls.sni.n; i++) {
+		const char *v = cfg->tls.sni.v[i];
+		const char *c1 = strchr(v, ':');
+		const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (c1 == NULL || c1 == v || c2 == NULL || c2 == c1 + 1 || c2[1] == '\0' ||
+		    strchr(c2 + 1, ':') != NULL) {
+			*error_r = xasprintf("[tls] sni: '%s' is not NAME:CERT:KEY", v);
+			return -1;
+		}
+	}
+	if (cfg->tls.sni.n > 0 && cfg->tls.cert[0] == '\0') {
+		*error_r = xasprintf("[tls] sni: needs a default cert and key");
+		return -1;
+	}
 	if (strlen(cfg->mail.recipient_delimiter) > 1) {
 		*error_r = xasprintf("[mail] recipient_delimiter: one character or empty");
 		return -1;
@@ -497,49 +514,79 @@ static int validate(const struct config *cfg, char **error_r)
 	return 0;
 }
 
-int config_load(const char *path, struct config *cfg, char **error_r)
+/*
+ * load_stream: parse fp into cfg, which holds the defaults and its path.
+ * name is the file name errors start with. On failure cfg is freed and
+ * *error_r set. 0 / -1.
+ */
+static int load_stream(const char *name, FILE *fp, struct config *cfg, char **error_r)
 {
 	struct load_ctx ctx;
 	memset(&ctx, 0, sizeof(ctx));
-	config_defaults(cfg);
-	cfg->path = xstrdup(path);
 	ctx.cfg = cfg;
 	ctx.prev_key = -1;
-	ctx.fp = fopen(path, "r");
-	if (ctx.fp == NULL) {
-		*error_r = xasprintf("%s: cannot open: %s", path, strerror(errno));
-		config_free(cfg);
-		return -1;
-	}
+	ctx.fp = fp;
 	int r = ini_parse_stream(counting_reader, &ctx, handler, &ctx);
-	fclose(ctx.fp);
 	if (ctx.too_long && ctx.err == NULL) {
 		*error_r = xasprintf("%s:%u: line too long (at most 198 characters; continue a "
 				     "list on indented lines)",
-				     path, ctx.line);
+				     name, ctx.line);
 		config_free(cfg);
 		return -1;
 	}
 	if (r != 0 || ctx.err != NULL) {
 		if (ctx.err != NULL && (r == 0 || (unsigned)r >= ctx.err_line))
-			*error_r = xasprintf("%s:%u: %s", path, ctx.err_line, ctx.err);
+			*error_r = xasprintf("%s:%u: %s", name, ctx.err_line, ctx.err);
 		else if (r > 0)
 			*error_r = xasprintf("%s:%d: syntax error (expected [section] or key = value)",
-					     path, r);
+					     name, r);
 		else
-			*error_r = xasprintf("%s: cannot parse", path);
+			*error_r = xasprintf("%s: cannot parse", name);
 		free(ctx.err);
 		config_free(cfg);
 		return -1;
 	}
 	char *msg = NULL;
 	if (validate(cfg, &msg) < 0) {
-		*error_r = xasprintf("%s: %s", path, msg);
+		*error_r = xasprintf("%s: %s", name, msg);
 		free(msg);
 		config_free(cfg);
 		return -1;
 	}
 	return 0;
+}
+
+int config_load(const char *path, struct config *cfg, char **error_r)
+{
+	config_defaults(cfg);
+	cfg->path = xstrdup(path);
+	FILE *fp = fopen(path, "r");
+	if (fp == NULL) {
+		*error_r = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		config_free(cfg);
+		return -1;
+	}
+	int r = load_stream(path, fp, cfg, error_r);
+	fclose(fp);
+	return r;
+}
+
+int config_load_mem(const char *name, const char *data, size_t len, struct config *cfg,
+		    char **error_r)
+{
+	static const char empty[1] = "";
+	config_defaults(cfg);
+	cfg->path = xstrdup(name);
+	/* fmemopen never writes in mode "r"; the cast only drops const */
+	FILE *fp = fmemopen((void *)(len > 0 ? data : empty), len, "r");
+	if (fp == NULL) {
+		*error_r = xasprintf("%s: cannot open: %s", name, strerror(errno));
+		config_free(cfg);
+		return -1;
+	}
+	int r = load_stream(name, fp, cfg, error_r);
+	fclose(fp);
+	return r;
 }
 
 static void format_value(const struct config *cfg, const struct key *k, struct buf *out)

@@ -9,7 +9,8 @@
  * the line and the key. The struct is immutable once loaded; a reload
  * loads a new one and swaps it in whole.
  *
- * Returns: config_load() 0 / -1 with a malloc'd message in *error_r.
+ * Returns: config_load() and config_load_mem() 0 / -1 with a malloc'd
+ * message in *error_r.
  */
 #ifndef VMAILD_CORE_CONFIG_H
 #define VMAILD_CORE_CONFIG_H
@@ -42,6 +43,7 @@ struct config_listen {
 struct config_tls {
 	char *cert;
 	char *key;
+	struct cfg_list sni; /* NAME:CERT:KEY items: other certificates by SNI */
 };
 
 struct config_directory {
@@ -110,6 +112,11 @@ struct config {
 /* config_defaults: a config holding every default (no file read). */
 void config_defaults(struct config *cfg);
 int config_load(const char *path, struct config *cfg, char **error_r);
+/* config_load_mem: the same as config_load() for the len bytes at data
+ * (need not be NUL-terminated); name stands for the file name in
+ * cfg->path and in error messages. */
+int config_load_mem(const char *name, const char *data, size_t len, struct config *cfg,
+		    char **error_r);
 void config_free(struct config *cfg);
 /* config_print: every section and key with its effective value, in the
  * file's syntax; secrets are printed as "********". */

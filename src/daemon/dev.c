@@ -181,7 +181,9 @@ char *dev_setup(const char *dir_arg)
 			buf_appendf(&b, "%s = %s\n", dev_ports[i].proto, dev_ports[i].addr);
 	buf_appendf(&b,
 		    "\n[tls]\ncert = %s\nkey = %s\n\n[directory]\ndriver = sqlite\npath = "
-		    "%s/vmail.sqlite\n\n[mail]\nhome = %s/%%d/%%n\n",
+		    "%s/vmail.sqlite\n\n[mail]\nhome = %s/%%d/%%n\n\n"
+		    "# a development box has no DNS of its own\n[smtpd]\n"
+		    "reject_unknown_helo_hostname = no\nreject_unknown_client_hostname = no\n",
 		    cert, key, abs, mailroot);
 	if (write_file(conf, buf_cstr(&b), 0600) < 0) {
 		fprintf(stderr, "vmaild --dev: cannot write %s: %s\n", conf, strerror(errno));

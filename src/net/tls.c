@@ -6,12 +6,16 @@
  * "intermediate" list for TLS 1.2 and OpenSSL's TLS 1.3 defaults.
  */
 #include "net/net.h"
+#include "core/xalloc.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -35,7 +39,97 @@ static const char *ssl_error(const char *what, const char *path)
 	return errbuf;
 }
 
+/* The certificates chosen by SNI hang off the default context. */
+struct sni_entry {
+	char *name; /* lower-case; "*.example.com" matches one more label */
+	SSL_CTX *ctx;
+};
+struct sni_set {
+	struct sni_entry *v;
+	unsigned n;
+};
+
+static int sni_index = -1;
+
+static void sni_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct sni_set *set = ptr;
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (set == NULL)
+		return;
+	for (unsigned i = 0; i < set->n; i++) {
+		free(set->v[i].name);
+		SSL_CTX_free(set->v[i].ctx);
+	}
+	free(set->v);
+	free(set);
+}
+
+static bool sni_match(const char *pattern, const char *name)
+{
+	if (strcasecmp(pattern, name) == 0)
+		return true;
+	if (pattern[0] == '*' && pattern[1] == '.') {
+		const char *dot = strchr(name, '.');
+		return dot != NULL && dot != name && strcasecmp(pattern + 1, dot) == 0;
+	}
+	return false;
+}
+
+static int on_servername(SSL *ssl, int *alert, void *arg)
+{
+	struct sni_set *set = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	(void)alert;
+	if (name == NULL || set == NULL)
+		return SSL_TLSEXT_ERR_OK;
+	for (unsigned i = 0; i < set->n; i++) {
+		if (sni_match(set->v[i].name, name)) {
+			SSL_set_SSL_CTX(ssl, set->v[i].ctx);
+			break;
+		}
+	}
+	return SSL_TLSEXT_ERR_OK; /* unknown names get the default certificate */
+}
+
+static SSL_CTX *ctx_one(const char *cert, const char *key, const char **error_r);
+
 SSL_CTX *tls_server_ctx(const struct config_tls *cfg, const char **error_r)
+{
+	SSL_CTX *ctx = ctx_one(cfg->cert, cfg->key, error_r);
+	if (ctx == NULL || cfg->sni.n == 0)
+		return ctx;
+	if (sni_index < 0)
+		sni_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, sni_free);
+	struct sni_set *set = xcalloc(1, sizeof(*set));
+	set->v = xcalloc(cfg->sni.n, sizeof(*set->v));
+	SSL_CTX_set_ex_data(ctx, sni_index, set);
+	for (unsigned i = 0; i < cfg->sni.n; i++) {
+		char *item = xstrdup(cfg->sni.v[i]);
+		char *c1 = strchr(item, ':');
+		char *c2 = strchr(c1 + 1, ':');
+		*c1 = *c2 = '\0';
+		SSL_CTX *sub = ctx_one(c1 + 1, c2 + 1, error_r);
+		if (sub == NULL) {
+			free(item);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		set->v[set->n].name = xstrdup(item);
+		set->v[set->n].ctx = sub;
+		set->n++;
+		free(item);
+	}
+	SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
+	SSL_CTX_set_tlsext_servername_arg(ctx, set);
+	return ctx;
+}
+
+static SSL_CTX *ctx_one(const char *cert, const char *key, const char **error_r)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
@@ -54,18 +148,18 @@ SSL_CTX *tls_server_ctx(const struct config_tls *cfg, const char **error_r)
 	}
 	SSL_CTX_set_dh_auto(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
-		*error_r = ssl_error("[tls] cert", cfg->cert);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		*error_r = ssl_error("[tls] cert", cert);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1) {
-		*error_r = ssl_error("[tls] key", cfg->key);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		*error_r = ssl_error("[tls] key", key);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		*error_r = ssl_error("[tls] key does not match cert", cfg->key);
+		*error_r = ssl_error("[tls] key does not match cert", key);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}

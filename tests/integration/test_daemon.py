@@ -233,3 +233,107 @@ def _try_connect(path):
         return c if c.ping()["status"] == "ok" else None
     except OSError:
         return None
+
+
+def test_sigterm_lets_a_transaction_finish(vmaild_factory):
+    """In-flight transactions get their grace period: a message in the
+    middle of DATA when SIGTERM comes is still accepted and delivered,
+    new connections are refused, and then vmaild exits 0."""
+    from vmaildtest import free_port
+    import smtplib
+    port = free_port()
+    v = vmaild_factory(config={"listen": {"smtp": "127.0.0.1:%d" % port},
+                               "smtpd": {"reject_unknown_client_hostname": "no",
+                                         "reject_unknown_helo_hostname": "no"}})
+    v.init_directory()
+    v.ctl("domain", "add", "example.test")
+    v.ctl("account", "add", "u@example.test", "--password-stdin", input="pw\n")
+    v.start()
+    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    s.ehlo("client.example.org")
+    s.mail("a@example.org")
+    assert s.rcpt("u@example.test")[0] == 250
+    s.putcmd("DATA")
+    assert s.getreply()[0] == 354
+    s.send(b"Subject: in flight\r\n\r\nfirst half\r\n")
+    v.signal(signal.SIGTERM)
+    v.wait_log("vmaild[worker]", "event=stopping")
+    time.sleep(0.5)
+    assert v.proc.poll() is None  # still waiting for us
+    s.send(b"second half\r\n.\r\n")
+    code, msg = s.getreply()
+    assert code == 250, msg
+    # the server says goodbye at the next command
+    code, _ = s.docmd("MAIL FROM:<a@example.org>")
+    assert code == 421
+    s.close()
+    assert v.proc.wait(timeout=30) == 0
+    new = os.path.join(v.root, "vmail", "example.test", "u", "mail", "new")
+    files = os.listdir(new)
+    assert len(files) == 1
+    assert b"second half" in open(os.path.join(new, files[0]), "rb").read()
+
+
+def test_make_install(tmp_path):
+    from vmaildtest import REPO
+    dest = tmp_path / "root"
+    r = subprocess.run(["make", "-s", "install", "PREFIX=/usr", "DESTDIR=%s" % dest],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for p in ("usr/sbin/vmaild", "usr/sbin/vmailctl", "etc/vmaild/vmaild.conf",
+              "lib/systemd/system/vmaild.service"):
+        assert (dest / p).exists(), p
+    unit = (dest / "lib/systemd/system/vmaild.service").read_text()
+    assert "ExecStart=/usr/sbin/vmaild -c /etc/vmaild/vmaild.conf" in unit
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
+    assert os.access(dest / "usr/sbin/vmaild", os.X_OK)
+
+
+def test_tls_certificate_by_sni(vmaild_factory, tmp_path):
+    """[tls] sni: the certificate follows the name the client asks for."""
+    from vmaildtest import free_port
+
+    def cert(cn):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=" + cn, "-days", "2",
+                        "-keyout", str(tmp_path / (cn + ".key")),
+                        "-out", str(tmp_path / (cn + ".pem"))], check=True, capture_output=True)
+        return str(tmp_path / (cn + ".pem")), str(tmp_path / (cn + ".key"))
+    dc, dk = cert("mail.one.test")
+    oc, ok = cert("mail.other.test")
+    wc, wk = cert("star.wild.test")
+    port = free_port()
+    v = vmaild_factory(config={"listen": {"smtp": "127.0.0.1:%d" % port},
+                               "tls": {"cert": dc, "key": dk,
+                                       "sni": "mail.other.test:%s:%s" % (oc, ok)}})
+    # a second item on an indented line, and a wildcard
+    with open(v.conf) as f:
+        text = f.read()
+    text = text.replace("sni = mail.other.test:%s:%s\n" % (oc, ok),
+                        "sni = mail.other.test:%s:%s\n  *.wild.test:%s:%s\n" % (oc, ok, wc, wk))
+    with open(v.conf, "w") as f:
+        f.write(text)
+    v.start()
+
+    def subject(name):
+        args = ["openssl", "s_client", "-starttls", "smtp", "-connect", "127.0.0.1:%d" % port]
+        if name:
+            args += ["-servername", name]
+        r = subprocess.run(args, input="QUIT\n", capture_output=True, text=True, timeout=30)
+        m = re.search(r"subject=CN ?= ?(\S+)", r.stdout)
+        assert m, r.stdout + r.stderr
+        return m.group(1)
+    assert subject("mail.other.test") == "mail.other.test"
+    assert subject("MAIL.OTHER.TEST") == "mail.other.test"
+    assert subject("mx.wild.test") == "star.wild.test"
+    assert subject("a.b.wild.test") == "mail.one.test"
+    assert subject("unknown.test") == "mail.one.test"
+    assert subject(None) == "mail.one.test"
+
+
+def test_tls_sni_config_errors(tmp_path):
+    from vmaildtest import write_config
+    p = write_config(tmp_path / "c.conf", {"tls": {"cert": "/a.pem", "key": "/a.key",
+                                                   "sni": "mail.x.test:/only-two"}})
+    r = subprocess.run([VMAILD, "-c", str(p), "-t"], capture_output=True, text=True)
+    assert r.returncode == 1 and "[tls] sni: 'mail.x.test:/only-two' is not NAME:CERT:KEY" in r.stderr
