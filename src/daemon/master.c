@@ -47,6 +47,7 @@ struct child {
 	time_t started;
 	unsigned failures;
 	bool retiring;
+	bool terminated;     /* SIGTERM sent (after SIGUSR1 on reload) */
 	int conn_slot;	     /* workers: slot in the connection counts */
 	struct event *timer; /* restart delay, or SIGKILL deadline when retiring */
 };
@@ -273,6 +274,7 @@ static void __attribute__((noreturn)) child_main(struct child *c)
 	event_base_free(M.base);
 	M.base = NULL;
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_DFL);
 	/* a master that dies (kill -9) takes us with it: SIGTERM, a graceful end */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
@@ -365,15 +367,30 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
 	struct child *c = arg;
 	(void)fd;
 	(void)what;
-	if (c->pid > 0) {
-		log_warn("event=child_kill role=%s child_pid=%ld reason=grace_period_over",
+	if (c->pid <= 0)
+		return;
+	if (!c->terminated) {
+		/* a retired worker still has sessions: now stop it for good */
+		log_info("event=child_stop_request role=%s child_pid=%ld reason=retire_time_over",
 			 role_name(c->role), (long)c->pid);
-		kill(c->pid, SIGKILL);
+		kill(c->pid, SIGTERM);
+		c->terminated = true;
+		struct timeval tv = {STOP_GRACE_SECS, 0};
+		evtimer_add(c->timer, &tv);
+		return;
 	}
+	log_warn("event=child_kill role=%s child_pid=%ld reason=grace_period_over",
+		 role_name(c->role), (long)c->pid);
+	kill(c->pid, SIGKILL);
 }
 
-/* child_retire: ask it to finish and go; SIGKILL after the grace period. */
-static void child_retire(struct child *c)
+/*
+ * child_retire: ask it to finish and go. On a reload (SIGUSR1) a worker
+ * stops accepting and ends when its sessions end - they are not cut - for
+ * up to the command timeout plus the grace period; on a stop (SIGTERM)
+ * it closes idle sessions and lets transactions finish. SIGKILL at the end.
+ */
+static void child_retire(struct child *c, bool reload)
 {
 	c->retiring = true;
 	if (c->timer != NULL) {
@@ -384,9 +401,12 @@ static void child_retire(struct child *c)
 		child_free(c);
 		return;
 	}
-	kill(c->pid, SIGTERM);
+	c->terminated = !reload;
+	kill(c->pid, reload ? SIGUSR1 : SIGTERM);
 	c->timer = evtimer_new(M.base, on_kill_timer, c);
-	struct timeval tv = {STOP_GRACE_SECS, 0};
+	struct timeval tv = {reload ? (time_t)M.cfg->smtpd.timeout + STOP_GRACE_SECS
+				    : STOP_GRACE_SECS,
+			     0};
 	evtimer_add(c->timer, &tv);
 }
 
@@ -493,7 +513,15 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	struct child *c = M.children;
 	while (c != NULL) {
 		struct child *next = c->next;
-		child_retire(c);
+		if (c->retiring && !c->terminated && c->pid > 0) {
+			/* retired by a reload and still serving: stop it now */
+			kill(c->pid, SIGTERM);
+			c->terminated = true;
+			struct timeval tv = {STOP_GRACE_SECS, 0};
+			evtimer_add(c->timer, &tv);
+		} else if (!c->retiring) {
+			child_retire(c, false);
+		}
 		c = next;
 	}
 	if (M.children == NULL)
@@ -534,7 +562,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	struct child *c = M.children;
 	while (c != NULL) {
 		struct child *next = c->next;
-		child_retire(c);
+		if (!c->retiring)
+			child_retire(c, true);
 		c = next;
 	}
 	listeners_free(M.listeners, M.nlisteners, true); /* closes only what is not reused */

@@ -255,8 +255,10 @@ int queue_run(const struct config *cfg, int listen_fd)
 		evconnlistener_new(Q.base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE, -1, listen_fd);
 	struct event *st = evsignal_new(Q.base, SIGTERM, on_signal, NULL);
 	struct event *si = evsignal_new(Q.base, SIGINT, on_signal, NULL);
+	struct event *su = evsignal_new(Q.base, SIGUSR1, on_signal, NULL);
 	event_add(st, NULL);
 	event_add(si, NULL);
+	event_add(su, NULL);
 	log_info("event=ready");
 	event_base_once(Q.base, -1, EV_TIMEOUT, clean_at_start, (void *)cfg, &(struct timeval){0, 0});
 	event_base_dispatch(Q.base);
@@ -265,6 +267,7 @@ int queue_run(const struct config *cfg, int listen_fd)
 		sigemptyset(&ss);
 		sigaddset(&ss, SIGTERM);
 		sigaddset(&ss, SIGINT);
+		sigaddset(&ss, SIGUSR1);
 		sigprocmask(SIG_BLOCK, &ss, NULL);
 	}
 	while (Q.clients != NULL) {
@@ -276,6 +279,7 @@ int queue_run(const struct config *cfg, int listen_fd)
 	evconnlistener_free(l);
 	event_free(st);
 	event_free(si);
+	event_free(su);
 	event_base_free(Q.base);
 	free(Q.incoming);
 	free(Q.msgdir);

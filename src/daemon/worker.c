@@ -46,7 +46,7 @@ struct worker {
 	struct smtp_server *smtp;
 	struct evconnlistener **evl;
 	bool stopping;
-	struct event *sigterm, *sigint, *grace;
+	struct event *sigterm, *sigint, *sigusr1, *grace;
 };
 
 static unsigned worker_sessions(const struct worker *w)
@@ -117,11 +117,28 @@ static void on_grace_over(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
-static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+/* on_sigusr1: retired by a reload: accept nothing more, end with the
+ * last session (sessions are not cut; the master's deadline bounds it). */
+static void on_sigusr1(evutil_socket_t sig, short what, void *arg)
 {
 	struct worker *w = arg;
 	(void)what;
 	if (w->stopping)
+		return;
+	w->stopping = true;
+	for (unsigned i = 0; i < w->env->nlisteners; i++)
+		if (w->evl[i] != NULL)
+			evconnlistener_disable(w->evl[i]);
+	log_info("event=retiring signal=%d sessions=%u", (int)sig, worker_sessions(w));
+	if (worker_sessions(w) == 0)
+		event_base_loopbreak(w->base);
+}
+
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)what;
+	if (w->grace != NULL)
 		return;
 	w->stopping = true;
 	for (unsigned i = 0; i < w->env->nlisteners; i++)
@@ -193,8 +210,10 @@ int worker_run(const struct worker_env *env)
 	}
 	w.sigterm = evsignal_new(w.base, SIGTERM, on_sigterm, &w);
 	w.sigint = evsignal_new(w.base, SIGINT, on_sigterm, &w);
+	w.sigusr1 = evsignal_new(w.base, SIGUSR1, on_sigusr1, &w);
 	event_add(w.sigterm, NULL);
 	event_add(w.sigint, NULL);
+	event_add(w.sigusr1, NULL);
 	log_info("event=ready index=%u listeners=%u", env->index, env->nlisteners);
 
 	event_base_dispatch(w.base);
@@ -203,6 +222,7 @@ int worker_run(const struct worker_env *env)
 		sigemptyset(&ss);
 		sigaddset(&ss, SIGTERM);
 		sigaddset(&ss, SIGINT);
+		sigaddset(&ss, SIGUSR1);
 		sigprocmask(SIG_BLOCK, &ss, NULL);
 	}
 
@@ -220,6 +240,7 @@ int worker_run(const struct worker_env *env)
 		event_free(w.grace);
 	event_free(w.sigterm);
 	event_free(w.sigint);
+	event_free(w.sigusr1);
 	event_base_free(w.base);
 	log_info("event=stopped");
 	return 0;

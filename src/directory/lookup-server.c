@@ -505,8 +505,10 @@ int lookup_server_run(const struct config *cfg, int listen_fd)
 		fatal("event=start_error error=evconnlistener_new");
 	struct event *sigterm = evsignal_new(S.base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(S.base, SIGINT, on_signal, NULL);
+	struct event *sigusr1 = evsignal_new(S.base, SIGUSR1, on_signal, NULL);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sigusr1, NULL);
 
 	S.nthreads = cfg->directory.threads ? cfg->directory.threads : 1;
 	S.threads = xcalloc(S.nthreads, sizeof(pthread_t));
@@ -522,6 +524,7 @@ int lookup_server_run(const struct config *cfg, int listen_fd)
 		sigemptyset(&ss);
 		sigaddset(&ss, SIGTERM);
 		sigaddset(&ss, SIGINT);
+		sigaddset(&ss, SIGUSR1);
 		sigprocmask(SIG_BLOCK, &ss, NULL);
 	}
 
@@ -553,6 +556,7 @@ int lookup_server_run(const struct config *cfg, int listen_fd)
 	event_free(S.efd_ev);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sigusr1);
 	close(S.efd);
 	event_base_free(S.base);
 	pthread_mutex_destroy(&S.mu);

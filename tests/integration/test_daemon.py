@@ -337,3 +337,50 @@ def test_tls_sni_config_errors(tmp_path):
                                                    "sni": "mail.x.test:/only-two"}})
     r = subprocess.run([VMAILD, "-c", str(p), "-t"], capture_output=True, text=True)
     assert r.returncode == 1 and "[tls] sni: 'mail.x.test:/only-two' is not NAME:CERT:KEY" in r.stderr
+
+
+def _listen_inode(port):
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.split(":")[1], 16) == port:
+                return inode
+    return None
+
+
+def test_reload_keeps_tcp_listener_and_takes_new_certificate(vmaild_factory, tmp_path):
+    from vmaildtest import free_port
+    import smtplib
+
+    def cert(cn):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=" + cn, "-days", "2",
+                        "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "c.pem")],
+                       check=True, capture_output=True)
+    cert("before.test")
+    port = free_port()
+    v = vmaild_factory(config={"listen": {"smtp": "127.0.0.1:%d" % port},
+                               "tls": {"cert": str(tmp_path / "c.pem"), "key": str(tmp_path / "k.pem")},
+                               "smtpd": {"reject_unknown_client_hostname": "no",
+                                         "reject_unknown_helo_hostname": "no"}})
+    v.start()
+    inode = _listen_inode(port)
+    assert inode is not None
+
+    def subject():
+        r = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                            "127.0.0.1:%d" % port], input="QUIT\n", capture_output=True,
+                           text=True, timeout=30)
+        return re.search(r"subject=CN ?= ?(\S+)", r.stdout).group(1)
+    assert subject() == "before.test"
+    # a session open across the reload is served to its end by the old worker
+    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    assert s.ehlo("client.example.org")[0] == 250
+    cert("after.test")
+    v.signal(signal.SIGHUP)
+    v.wait_log("vmaild[master]", "event=reload")
+    assert _listen_inode(port) == inode  # the same socket, never closed
+    assert s.noop()[0] == 250
+    s.quit()
+    assert subject() == "after.test"
