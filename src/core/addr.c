@@ -36,13 +36,21 @@ int addr_parse(const char *s, struct addr *a, const char **error_r)
 	}
 	char *end;
 	long p = strtol(port, &end, 10);
-	if (port[0] == '\0' || *end != '\0' || p < 1 || p > 65535) {
+	if (port[0] < '0' || port[0] > '9' || *end != '\0' || p < 1 || p > 65535) {
 		*error_r = "port must be a number from 1 to 65535";
 		return -1;
 	}
 	struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
-	if (strcmp(host, "*") == 0 || host[0] == '\0') {
+	if (s[0] == '[' && (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)) {
+		*error_r = "expected an IPv6 address inside [ ]";
+		return -1;
+	}
+	if (host[0] == '\0') {
+		*error_r = "expected ip:port, [ipv6]:port or *:port";
+		return -1;
+	}
+	if (strcmp(host, "*") == 0) {
 		sin->sin_family = AF_INET;
 		sin->sin_addr.s_addr = htonl(INADDR_ANY);
 		sin->sin_port = htons((uint16_t)p);

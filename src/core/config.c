@@ -320,9 +320,22 @@ static int set_value(struct config *cfg, const struct key *k, const char *s, cha
 			return -1;
 		}
 		return 0;
-	case K_LIST:
-		list_split(f, s);
+	case K_LIST: {
+		struct cfg_list l = {NULL, 0};
+		list_split(&l, s);
+		for (unsigned i = 0; i < l.n; i++) {
+			if (l.v[i][0] == ';' || l.v[i][0] == '#') {
+				/* it would read back as a comment */
+				*error_r = xasprintf("'%s': a list item may not start with '%c'", l.v[i],
+						     l.v[i][0]);
+				list_free(&l);
+				return -1;
+			}
+		}
+		list_free(f);
+		*(struct cfg_list *)f = l;
 		return 0;
+	}
 	case K_CIDRS: {
 		struct cfg_list l = {NULL, 0};
 		list_split(&l, s);
@@ -639,10 +652,20 @@ void config_print(const struct config *cfg, FILE *out)
 		}
 		buf_reset(&v);
 		format_value(cfg, &keys[i], &v);
-		if (keys[i].secret && v.len > 0)
+		bool is_list = keys[i].type == K_LIST || keys[i].type == K_LISTEN ||
+			       keys[i].type == K_CIDRS;
+		if (keys[i].secret && v.len > 0) {
 			fprintf(out, "%s = ********\n", keys[i].name);
-		else
+		} else if (is_list && strlen(keys[i].name) + 3 + v.len > 150) {
+			/* long lists go on indented continuation lines, as a file
+			 * may write them (a line holds at most 198 characters) */
+			const struct cfg_list *l = cfield(cfg, &keys[i]);
+			fprintf(out, "%s = %s\n", keys[i].name, l->v[0]);
+			for (unsigned k = 1; k < l->n; k++)
+				fprintf(out, "\t%s\n", l->v[k]);
+		} else {
 			fprintf(out, "%s = %s\n", keys[i].name, buf_cstr(&v));
+		}
 	}
 	buf_free(&v);
 }

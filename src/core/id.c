@@ -3,18 +3,29 @@
  */
 #include "id.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t last_us;
+static unsigned counter;
+static pid_t last_pid;
+
 void id_new(char out[ID_LEN])
 {
 	static const char digits[] = "0123456789ABCDEFGHJKLMNPQRSTVWXZ";
-	static __thread uint64_t last_us;
-	static __thread unsigned counter;
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	uint64_t us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+	pid_t pid_now = getpid();
+	pthread_mutex_lock(&id_lock);
+	if (pid_now != last_pid) { /* a forked child starts its own sequence */
+		last_pid = pid_now;
+		last_us = 0;
+		counter = 0;
+	}
 	if (us <= last_us) {
 		if (++counter >= 32) {
 			counter = 0;
@@ -25,14 +36,17 @@ void id_new(char out[ID_LEN])
 		counter = 0;
 		last_us = us;
 	}
+	unsigned c = counter;
+	pthread_mutex_unlock(&id_lock);
 	for (int i = 10; i >= 0; i--) {
 		out[i] = digits[us & 31];
 		us >>= 5;
 	}
-	uint32_t pid = (uint32_t)getpid() & 0x7fff;
-	out[11] = digits[(pid >> 10) & 31];
-	out[12] = digits[(pid >> 5) & 31];
-	out[13] = digits[pid & 31];
-	out[14] = digits[counter & 31];
-	out[15] = '\0';
+	uint32_t pid = (uint32_t)pid_now & 0x1ffffff;
+	for (int i = 15; i >= 11; i--) {
+		out[i] = digits[pid & 31];
+		pid >>= 5;
+	}
+	out[16] = digits[c & 31];
+	out[17] = '\0';
 }

@@ -198,6 +198,8 @@ static void conn_fail(struct ipc_conn *c)
 		struct ipc_pending *p = pending_take(c, c->pending->id);
 		p->cb(NULL, p->ctx);
 		free(p);
+		if (c->destroy_later)
+			return; /* the owner destroyed us from that callback */
 	}
 	if (c->on_close != NULL)
 		c->on_close(c, c->ctx);

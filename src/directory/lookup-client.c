@@ -79,7 +79,7 @@ void lookup_request_encode(struct ipc_msg *m, enum lookup_type t, const char *a,
 int lookup_reply_decode(struct ipc_msg *m, enum lookup_type t, struct lookup_reply *r,
 			const char ***dest_r)
 {
-	uint8_t status, found = 0, kind = 0, sendonly = 0;
+	uint8_t status = 0xff, found = 0, kind = 0, sendonly = 0;
 	uint32_t quota = 0, ndest = 0;
 	memset(r, 0, sizeof(*r));
 	*dest_r = NULL;

@@ -138,6 +138,7 @@ struct smtp_session {
 
 	struct smtp_transaction *tx;
 	struct event *timer; /* greet pause */
+	struct event *close_ev; /* frees the session once TLS output is flushed */
 	const char *cur_line; /* the command being dispatched */
 	size_t cur_len;
 	char *held_line; /* an RCPT waiting for the HELO name's DNS check */

@@ -82,7 +82,8 @@ static void client_done(struct smtp_session *s, const char *name, bool temp)
 {
 	s->client_name_checked = true;
 	s->client_name_temp = temp;
-	snprintf(s->client_name, sizeof(s->client_name), "%s", name ? name : "unknown");
+	if (name != s->client_name)
+		snprintf(s->client_name, sizeof(s->client_name), "%s", name ? name : "unknown");
 	log_info("sid=%s event=client_name client=%s[%s]%s", s->sid, log_esc(s->client_name),
 		 s->client_ip, temp ? " dns=tempfail" : "");
 	session_resume(s);

@@ -38,6 +38,7 @@ static const char *const state_names[] = {
 };
 
 static void on_read(struct bufferevent *bev, void *arg);
+static void on_under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 static void session_free(struct smtp_session *s);
@@ -114,6 +115,12 @@ void session_close(struct smtp_session *s)
 	}
 	session_enter_state(s, SMTP_STATE_CLOSING);
 	bufferevent_disable(s->bev, EV_READ);
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	if (under != NULL) {
+		/* TLS: the last reply is written when the socket's buffer (under the
+		 * TLS filter) is empty, not the filter's own */
+		evbuffer_add_cb(bufferevent_get_output(under), on_under_drained, s);
+	}
 	/* flushes, then on_write frees us */
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		bufferevent_trigger(s->bev, EV_WRITE,
@@ -350,11 +357,40 @@ static void on_read(struct bufferevent *bev, void *arg)
 	session_input(s);
 }
 
+/* closing_flushed: nothing of ours is waiting to be written any more */
+static bool closing_flushed(struct smtp_session *s)
+{
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return false;
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	return under == NULL || evbuffer_get_length(bufferevent_get_output(under)) == 0;
+}
+
+static void on_close_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_free(arg);
+}
+
+static void on_under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct smtp_session *s = arg;
+	(void)info;
+	if (s->state == SMTP_STATE_CLOSING && evbuffer_get_length(buf) == 0 &&
+	    s->close_ev == NULL && closing_flushed(s)) {
+		/* not from inside libevent's buffer callback: next loop turn */
+		s->close_ev = event_new(s->srv->env.base, -1, 0, on_close_event, s);
+		event_active(s->close_ev, EV_TIMEOUT, 0);
+	}
+}
+
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
+	(void)bev;
 	if (s->state == SMTP_STATE_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (closing_flushed(s) && s->close_ev == NULL)
 			session_free(s);
 		return;
 	}
@@ -464,8 +500,14 @@ static void session_free(struct smtp_session *s)
 	free(s->rq.address);
 	if (s->timer != NULL)
 		event_free(s->timer);
-	if (s->bev != NULL)
+	if (s->close_ev != NULL)
+		event_free(s->close_ev);
+	if (s->bev != NULL) {
+		struct bufferevent *under = bufferevent_get_underlying(s->bev);
+		if (under != NULL)
+			evbuffer_remove_cb(bufferevent_get_output(under), on_under_drained, s);
 		bufferevent_free(s->bev);
+	}
 	if (s->conn_counted && srv->env.conn_limit != NULL)
 		conn_limit_release(srv->env.conn_limit, (struct sockaddr *)&s->peer);
 	free(s->helo);

@@ -284,3 +284,18 @@ def test_message_over_quota(vmaild_factory):
     # a small message still fits
     assert send(v, "small@example.test")[0] == 250
     only_file(v, "small@example.test")
+
+
+def test_bare_postmaster_goes_to_the_configured_address(vmaild_factory):
+    """RFC 5321 section 4.5.1: <Postmaster> without a domain is always
+    taken; [mail] postmaster says where it goes."""
+    v = make_mx(vmaild_factory, smtpd={"mynetworks": STRANGER},
+                config={"mail": {"postmaster": "demo@example.test"}})
+    r = Raw(v.smtp_port)
+    assert r.cmd("EHLO client.example.net")[0] == 250
+    assert r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+    code, text = r.cmd("RCPT TO:<Postmaster>")
+    assert code == 250, text
+    assert r.cmd("DATA")[0] == 354
+    assert r.cmd("Subject: hello postmaster\r\n\r\nx\r\n.")[0] == 250
+    assert b"Subject: hello postmaster\n" in read_file(only_file(v, "demo@example.test"))

@@ -40,6 +40,66 @@ def msg_for(mid, to, size):
             "Message-ID: <%s@remote.test>\r\n\r\n%s" % (to, mid, mid, body_for(mid, size))).encode()
 
 
+def _stat(path):
+    try:
+        with open(path) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def group_alive(pgid):
+    """Processes of process group pgid with a thread that has not ended.
+    (A killed multi-threaded process shows its first thread as a zombie
+    while the others still hold its files, the listening sockets too.)"""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        fields = _stat("/proc/%s/stat" % pid)
+        if fields is None or int(fields[2]) != pgid:
+            continue
+        try:
+            tids = os.listdir("/proc/%s/task" % pid)
+        except FileNotFoundError:
+            continue
+        states = [_stat("/proc/%s/task/%s/stat" % (pid, t)) for t in tids]
+        if any(st is not None and st[0] != "Z" for st in states):
+            out.append(int(pid))
+    return out
+
+
+def kill_group(p):
+    """SIGKILL every process of the daemon at once; return when all are
+    dead (their sockets closed), as after a crash of the machine's
+    service manager's unit."""
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.time() + 30
+    while group_alive(p.pid):
+        assert time.time() < deadline, "processes survived SIGKILL: %s" % group_alive(p.pid)
+        time.sleep(0.01)
+
+
+def plant_tmp_leftovers(v, dead_pid):
+    """What a delivery killed half-way leaves: a file in tmp/ named by the
+    Maildir rule (time.M<usec>P<pid>.<host>) of a process that is gone."""
+    host = None
+    for path in all_mail_files(v):
+        host = os.path.basename(path).split(",")[0].split(".", 2)[2]
+        break
+    assert host, "nothing delivered yet"
+    out = []
+    for a in ACCOUNTS:
+        tmp = os.path.join(maildir(v, "%s@example.test" % a), "tmp")
+        os.makedirs(tmp, exist_ok=True)
+        name = os.path.join(tmp, "%d.M4711P%d.%s" % (time.time(), dead_pid, host))
+        with open(name, "wb") as f:
+            f.write(b"Subject: half\n\npartial")
+        out.append(name)
+    return out
+
+
 class Sender(threading.Thread):
     def __init__(self, port, prefix, stop):
         super().__init__(daemon=True)
@@ -119,8 +179,9 @@ def test_kill9_loses_no_acknowledged_message(vmaild_factory):
             if k == KILLS:
                 break
             time.sleep(rng.uniform(0.2, 2.5))
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+            kill_group(p)
+            if k == KILLS - 1:
+                planted = plant_tmp_leftovers(v, p.pid)
             p = start()
         time.sleep(0.5)
     finally:
@@ -160,7 +221,11 @@ def test_kill9_loses_no_acknowledged_message(vmaild_factory):
     assert not doubled, "delivered more than once: %s" % doubled
 
     # the final start cleaned tmp/ of what the kills left behind
-    assert len(v.log_lines("vmaild[queue]", "event=clean_tmp ")) == KILLS + 1
+    cleans = v.log_lines("vmaild[queue]", "event=clean_tmp ")
+    assert len(cleans) == KILLS + 1
+    removed = int(re.search(r" removed=(\d+)", cleans[-1]).group(1))
+    assert removed >= len(planted), cleans[-1]
+    assert not any(os.path.exists(f) for f in planted)
     for a in ACCOUNTS:
         tmp = os.path.join(maildir(v, "%s@example.test" % a), "tmp")
         assert os.listdir(tmp) == [], (tmp, os.listdir(tmp))

@@ -25,7 +25,7 @@
 struct good {
 	const char *in;
 	int family;
-	const char *ip;	    /* as addr_ip prints it */
+	const char *ip; /* as addr_ip prints it */
 	unsigned port;
 	const char *format; /* as addr_format prints it */
 };

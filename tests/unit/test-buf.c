@@ -272,8 +272,9 @@ static void test_escaped_every_byte(void **state)
 	static const struct {
 		const char *in, *out;
 	} named[] = {
-	    {" ", "\\x20"},   {"\"", "\\x22"}, {"\\", "\\x5c"}, {"=", "\\x3d"},
-	    {"\r\n", "\\x0d\\x0a"}, {"a=b c", "a\\x3db\\x20c"}, {"~!", "~!"},
+	    {" ", "\\x20"}, {"\"", "\\x22"},        {"\\", "\\x5c"},
+	    {"=", "\\x3d"}, {"\r\n", "\\x0d\\x0a"}, {"a=b c", "a\\x3db\\x20c"},
+	    {"~!", "~!"},
 	};
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
 		struct buf b = BUF_INIT;
@@ -343,10 +344,14 @@ static void test_log_esc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_init_and_free),	cmocka_unit_test(test_append_growth),
-	    cmocka_unit_test(test_appendf),		cmocka_unit_test(test_binary),
-	    cmocka_unit_test(test_consume_truncate),	cmocka_unit_test(test_reset_steal),
-	    cmocka_unit_test(test_escaped_every_byte), cmocka_unit_test(test_escaped_truncation),
+	    cmocka_unit_test(test_init_and_free),
+	    cmocka_unit_test(test_append_growth),
+	    cmocka_unit_test(test_appendf),
+	    cmocka_unit_test(test_binary),
+	    cmocka_unit_test(test_consume_truncate),
+	    cmocka_unit_test(test_reset_steal),
+	    cmocka_unit_test(test_escaped_every_byte),
+	    cmocka_unit_test(test_escaped_truncation),
 	    cmocka_unit_test(test_log_esc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -201,7 +201,7 @@ static void test_match(void **state)
 		bool m = cidr_match(&c, sockaddr_of(t[i].client, &ss));
 		if (m != t[i].match)
 			fail_msg("%s against %s: %s, want %s", t[i].client, t[i].net,
-				 m ? "match" : "no match", t[i].match ? "match" : "no match");
+			         m ? "match" : "no match", t[i].match ? "match" : "no match");
 	}
 }
 
@@ -225,7 +225,8 @@ static void test_match_every_prefix(void **state)
 		assert_true(cidr_match(&c, (struct sockaddr *)&sin6));
 		if (bits > 0) {
 			memcpy(&sin6.sin6_addr, c.addr, 16);
-			sin6.sin6_addr.s6_addr[(bits - 1) / 8] ^= (uint8_t)(0x80 >> ((bits - 1) % 8));
+			sin6.sin6_addr.s6_addr[(bits - 1) / 8] ^=
+			    (uint8_t)(0x80 >> ((bits - 1) % 8));
 			assert_false(cidr_match(&c, (struct sockaddr *)&sin6));
 		}
 	}
