@@ -299,3 +299,10 @@ def test_bare_postmaster_goes_to_the_configured_address(vmaild_factory):
     assert r.cmd("DATA")[0] == 354
     assert r.cmd("Subject: hello postmaster\r\n\r\nx\r\n.")[0] == 250
     assert b"Subject: hello postmaster\n" in read_file(only_file(v, "demo@example.test"))
+
+
+def test_recipient_domain_not_fully_qualified(vmaild_factory):
+    v = make_mx(vmaild_factory)
+    code, text = rcpt_reply(v, "demo@example")
+    assert code == 504 and text.startswith("5.5.2"), (code, text)
+

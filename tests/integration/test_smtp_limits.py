@@ -167,3 +167,20 @@ def test_hopcount_limit(vmaild_factory):
     assert code == 250, text
     files = maildir_files(v, "demo@example.test")
     assert len(files) == 1 and read_file(files[0]).count(b"\nReceived: ") == 16
+
+
+def test_data_timeout(vmaild_factory):
+    v = make_mx(vmaild_factory, smtpd={"data_timeout": "2s"})
+    r = Raw(v.smtp_port)
+    assert r.cmd("EHLO client.example.net")[0] == 250
+    assert r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    r.send("Subject: stalled\r\n\r\nthe rest never comes")
+    r.sock.settimeout(20)
+    code, text = r.reply()
+    assert code == 421 and "4.4.2" in text, text
+    assert r.closed()
+    v.wait_log("event=disconnect")
+    assert maildir_files(v, "demo@example.test") == []
+    assert os.listdir(os.path.join(v.state, "queue", "incoming")) == []

@@ -1,12 +1,16 @@
 """SMTP server on port 25: the protocol (RFC 5321 and the extensions we offer).
 
-EHLO keywords, HELO, PIPELINING, CHUNKING (BDAT), SMTPUTF8, the small
-commands (VRFY, NOOP, RSET, QUIT), unknown commands, MAIL before HELO.
-Each test starts its own vmaild (smtptest.make_mx) and talks to it with
+EHLO keywords, HELO, PIPELINING (also past the output cap), CHUNKING
+(BDAT), SMTPUTF8, the small commands (VRFY, NOOP, RSET, QUIT), unknown
+commands, MAIL before HELO, clients that vanish mid-transaction, the
+graceful stop, and the end-of-data sequence (no SMTP smuggling). Each
+test starts its own vmaild (smtptest.make_mx) and talks to it with
 smtplib or a raw socket.
 """
-from smtptest import (Raw, make_mx, maildir_files, message, queued_id, read_file, send, smtp,
-                      tls_cert)  # noqa: F401 (fixture)
+import pytest
+
+from smtptest import (Raw, make_mx, maildir_files, message, queued_id, read_file, send,
+                      tls_cert)  # noqa: F401 (tls_cert is a fixture)
 
 
 def ehlo_keywords(text):
@@ -236,3 +240,154 @@ def test_null_sender_and_smtplib(vmaild_factory):
     assert code == 250, text
     files = maildir_files(v, "demo@example.test")
     assert len(files) == 1 and read_file(files[0]).startswith(b"Return-Path: <>\n")
+
+
+def test_bdat_without_transaction_is_read_and_dropped(vmaild_factory):
+    v = make_mx(vmaild_factory)
+    r = Raw(v.smtp_port)
+    assert r.cmd("EHLO client.example.net")[0] == 250
+    # RFC 3030: the chunk is consumed even when the command is refused
+    r.send("BDAT 16\r\nNOOP\r\nQUIT\r\nxxxx")
+    code, text = r.reply()
+    assert code == 503, text
+    code, text = r.cmd("NOOP")
+    assert code == 250, text
+    assert r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    r.send("BDAT 6 LAST\r\nx: y\r\n")
+    code, text = r.reply()
+    assert code == 250, text
+    assert r.cmd("DATA")[0] == 503  # no transaction any more
+    assert len(maildir_files(v, "demo@example.test")) == 1
+
+
+def test_data_after_bdat_is_refused(vmaild_factory):
+    v = make_mx(vmaild_factory)
+    r = Raw(v.smtp_port)
+    assert r.cmd("EHLO client.example.net")[0] == 250
+    assert r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    r.send("BDAT 5\r\nab: c")
+    assert r.reply()[0] == 250
+    code, _ = r.cmd("DATA")
+    assert code == 503
+    r.send("BDAT 2 LAST\r\n\r\n")
+    assert r.reply()[0] == 250
+    assert r.cmd("NOOP")[0] == 250
+    assert read_file(maildir_files(v, "demo@example.test")[0]).endswith(b"\nab: c\n")
+
+
+def test_clients_that_vanish_mid_transaction(vmaild_factory):
+    """A client that leaves during RCPT, during DATA, or right after the
+    final dot (delivery running): the server goes on serving others, and
+    a message that got no 250 is delivered at most once."""
+    v = make_mx(vmaild_factory)
+    # during the RCPT lookup
+    r = Raw(v.smtp_port)
+    r.send("EHLO client.example.net\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<demo@example.test>\r\n")
+    r.close()
+    # in the middle of the data
+    r = Raw(v.smtp_port)
+    assert r.cmd("EHLO client.example.net")[0] == 250
+    assert r.cmd("MAIL FROM:<b@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    r.send("Subject: half\r\n\r\n" + "x" * 100000)
+    r.close()
+    # right after the end of the data, before the reply
+    for i in range(5):
+        r = Raw(v.smtp_port)
+        assert r.cmd("EHLO client.example.net")[0] == 250
+        assert r.cmd("MAIL FROM:<c@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<demo@example.test>")[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        r.send("Subject: gone %d\r\n\r\n%s\r\n.\r\n" % (i, "y" * 200000))
+        r.close()
+    v.wait_log("event=disconnect", count=7)
+    code, text = send(v, "demo@example.test", message(subject="still here"))
+    assert code == 250, text
+    subjects = [read_file(f).split(b"\nSubject: ", 1)[1].split(b"\n")[0]
+                for f in maildir_files(v, "demo@example.test")]
+    assert b"half" not in subjects
+    assert subjects.count(b"still here") == 1
+    for i in range(5):
+        assert subjects.count(b"gone %d" % i) <= 1
+
+
+def test_graceful_stop(vmaild_factory):
+    """SIGTERM: an idle session is told 421 at once; a message being sent
+    is finished and accepted, the next MAIL gets 421; then vmaild exits."""
+    import signal
+    v = make_mx(vmaild_factory)
+    busy = Raw(v.smtp_port)
+    assert busy.cmd("EHLO client.example.net")[0] == 250
+    assert busy.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+    assert busy.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert busy.cmd("DATA")[0] == 354
+    busy.send("Subject: during stop\r\n\r\nfirst half\r\n")
+    idle = Raw(v.smtp_port)
+    assert idle.cmd("EHLO client.example.net")[0] == 250
+    v.signal(signal.SIGTERM)
+    code, text = idle.reply()
+    assert code == 421 and "4.3.2" in text, text
+    assert idle.closed()
+    code, text = busy.cmd("second half\r\n.")
+    assert code == 250, text
+    code, text = busy.cmd("MAIL FROM:<sender@remote.test>")
+    assert code == 421, text
+    assert busy.closed()
+    assert v.stop() == 0
+    files = maildir_files(v, "demo@example.test")
+    assert len(files) == 1 and read_file(files[0]).endswith(b"first half\nsecond half\n")
+
+
+def test_many_pipelined_commands(vmaild_factory):
+    """More pipelined commands than fit in the server's output cap: the
+    server stops reading while its replies wait, and goes on when the
+    client reads them; every command gets its reply, in order."""
+    import threading
+    v = make_mx(vmaild_factory)
+    r = Raw(v.smtp_port, timeout=60)
+    assert r.cmd("EHLO client.example.net")[0] == 250
+    n = 30000
+    t = threading.Thread(target=r.send, args=("NOOP\r\n" * n + "QUIT\r\n",), daemon=True)
+    t.start()
+    codes = [r.reply()[0] for _ in range(n + 1)]
+    t.join(timeout=60)
+    assert codes == [250] * n + [221]
+    assert r.closed()
+
+
+# End of data is <CRLF>.<CRLF> (RFC 5321 section 4.1.1.4). A server that
+# also ends the data at <LF>.<CRLF> or <CRLF>.<LF> lets a sender smuggle a
+# second message, with any envelope, through a relay that passes such a
+# line on inside the first message (SMTP smuggling, CVE-2023-51764).
+SMUGGLE_ENDS = {"lf-dot-crlf": "\n.\r\n", "crlf-dot-lf": "\r\n.\n", "lf-dot-lf": "\n.\n"}
+
+
+@pytest.mark.parametrize("name", sorted(SMUGGLE_ENDS))
+def test_no_smtp_smuggling(vmaild_factory, name):
+    v = make_mx(vmaild_factory)
+    r = Raw(v.smtp_port)
+    assert r.cmd("EHLO client.example.net")[0] == 250
+    assert r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<demo@example.test>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    hidden = "Subject: smuggled %s\r\n\r\nspoofed\r\n" % name
+    r.send("Subject: carrier %s\r\n\r\ntext%s" % (name, SMUGGLE_ENDS[name]) +
+           "MAIL FROM:<boss@example.test>\r\nRCPT TO:<demo@example.test>\r\n"
+           "BDAT %d LAST\r\n%s" % (len(hidden), hidden) +
+           "\r\n.\r\nQUIT\r\n")
+    try:
+        while True:
+            r.reply()
+    except (ConnectionError, OSError):
+        pass
+    r.close()
+    v.wait_log("event=disconnect")
+    files = maildir_files(v, "demo@example.test")
+    assert len(files) <= 1, files  # the carrier, whole, or nothing
+    for f in files:
+        data = read_file(f)
+        assert data.startswith(b"Return-Path: <sender@remote.test>\n"), data
+        assert b"\nSubject: smuggled" not in data.split(b"\n\n", 1)[0], data

@@ -10,7 +10,6 @@ A "stranger" is a client outside mynetworks: these tests set
 [smtpd] mynetworks = 192.0.2.0/24 so that 127.0.0.1 is not trusted.
 """
 import os
-import time
 
 import pytest
 

@@ -7,12 +7,11 @@ reset by STARTTLS, and data pipelined behind STARTTLS (the CVE-2011-0411
 command injection) closes the session.
 """
 import re
-import smtplib
 import ssl
 import subprocess
 
 from smtptest import (Raw, make_mx, maildir_files, message, queued_id, read_file, smtp,
-                      tls_cert)  # noqa: F401 (fixture)
+                      tls_cert)  # noqa: F401 (tls_cert is a fixture)
 
 
 def s_client(port, *args):
