@@ -17,7 +17,14 @@
 #include <event2/bufferevent.h>
 #include <string.h>
 
-enum { D_LINE_START, D_MID, D_CR, D_DOT, D_DOT_CR };
+/*
+ * DATA scanner states. Only <CRLF>.<CRLF> ends the data (RFC 5321
+ * 4.1.1.4): a line that began after a bare LF can never end it, so a
+ * second message cannot be smuggled behind <LF>.<CRLF> or <CRLF>.<LF>
+ * (Postfix's smtpd_forbid_bare_newline = normalize). Bare LF still ends a
+ * line of content.
+ */
+enum { D_LINE_START, D_MID, D_CR, D_DOT, D_DOT_CR, D_LINE_START_LF };
 
 static bool tx_ready_for_data(struct smtp_session *s, const char *verb)
 {
@@ -90,14 +97,15 @@ static size_t data_scan(struct smtp_transaction *tx, const unsigned char *p, siz
 				st = D_DOT;
 				continue;
 			}
-			/* FALLTHROUGH */
+			goto mid;
+		case D_LINE_START_LF:
 		case D_MID:
 		mid:
 			if (ch == '\r') {
 				st = D_CR;
 			} else if (ch == '\n') {
 				buf_append_c(out, '\n');
-				st = D_LINE_START;
+				st = D_LINE_START_LF; /* bare LF: a line end, never before the end */
 			} else {
 				/* copy the run up to the next CR or LF in one go */
 				size_t j = i + 1;
@@ -114,7 +122,6 @@ static size_t data_scan(struct smtp_transaction *tx, const unsigned char *p, siz
 				st = D_LINE_START;
 			} else {
 				buf_append_c(out, '\r');
-				st = D_MID;
 				goto mid;
 			}
 			break;
@@ -122,12 +129,11 @@ static size_t data_scan(struct smtp_transaction *tx, const unsigned char *p, siz
 			if (ch == '\r') {
 				st = D_DOT_CR;
 			} else if (ch == '\n') {
-				*end_r = true;
-				tx->data_state = D_LINE_START;
-				return i + 1;
+				/* "." and a bare LF: content, not the end */
+				buf_append(out, ".\n", 2);
+				st = D_LINE_START_LF;
 			} else {
-				st = D_MID; /* the stuffed dot is dropped */
-				goto mid;
+				goto mid; /* the stuffed dot is dropped */
 			}
 			break;
 		case D_DOT_CR:
@@ -137,7 +143,6 @@ static size_t data_scan(struct smtp_transaction *tx, const unsigned char *p, siz
 				return i + 1;
 			}
 			buf_append_c(out, '\r');
-			st = D_MID;
 			goto mid;
 		}
 	}
