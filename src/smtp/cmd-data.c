@@ -17,14 +17,6 @@
 #include <event2/bufferevent.h>
 #include <string.h>
 
-/*
- * DATA scanner states. Only <CRLF>.<CRLF> ends the data (RFC 5321
- * 4.1.1.4): a line that began after a bare LF can never end it, so a
- * second message cannot be smuggled behind <LF>.<CRLF> or <CRLF>.<LF>
- * (Postfix's smtpd_forbid_bare_newline = normalize). Bare LF still ends a
- * line of content.
- */
-enum { D_LINE_START, D_MID, D_CR, D_DOT, D_DOT_CR, D_LINE_START_LF };
 
 static bool tx_ready_for_data(struct smtp_session *s, const char *verb)
 {
@@ -55,7 +47,7 @@ void cmd_data(struct smtp_session *s, const struct smtp_command *c)
 		session_reject(s, "DATA", "451 4.3.0 Error: queue file write error");
 		return;
 	}
-	s->tx->data_state = D_LINE_START;
+	s->tx->data_state = SMTP_DATA_START;
 	session_enter_state(s, SMTP_STATE_DATA);
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -81,75 +73,6 @@ static void message_complete(struct smtp_session *s)
 	session_enter_state(s, SMTP_STATE_READY);
 }
 
-/* data_scan: unstuff and convert [p, p+n) into out; returns bytes used,
- * *end_r true when the terminating "." line was seen. */
-static size_t data_scan(struct smtp_transaction *tx, const unsigned char *p, size_t n,
-			struct buf *out, bool *end_r)
-{
-	int st = tx->data_state;
-	size_t i = 0;
-	*end_r = false;
-	for (; i < n; i++) {
-		unsigned char ch = p[i];
-		switch (st) {
-		case D_LINE_START:
-			if (ch == '.') {
-				st = D_DOT;
-				continue;
-			}
-			goto mid;
-		case D_LINE_START_LF:
-		case D_MID:
-		mid:
-			if (ch == '\r') {
-				st = D_CR;
-			} else if (ch == '\n') {
-				buf_append_c(out, '\n');
-				st = D_LINE_START_LF; /* bare LF: a line end, never before the end */
-			} else {
-				/* copy the run up to the next CR or LF in one go */
-				size_t j = i + 1;
-				while (j < n && p[j] != '\r' && p[j] != '\n')
-					j++;
-				buf_append(out, p + i, j - i);
-				i = j - 1;
-				st = D_MID;
-			}
-			break;
-		case D_CR:
-			if (ch == '\n') {
-				buf_append_c(out, '\n');
-				st = D_LINE_START;
-			} else {
-				buf_append_c(out, '\r');
-				goto mid;
-			}
-			break;
-		case D_DOT:
-			if (ch == '\r') {
-				st = D_DOT_CR;
-			} else if (ch == '\n') {
-				/* "." and a bare LF: content, not the end */
-				buf_append(out, ".\n", 2);
-				st = D_LINE_START_LF;
-			} else {
-				goto mid; /* the stuffed dot is dropped */
-			}
-			break;
-		case D_DOT_CR:
-			if (ch == '\n') {
-				*end_r = true;
-				tx->data_state = D_LINE_START;
-				return i + 1;
-			}
-			buf_append_c(out, '\r');
-			goto mid;
-		}
-	}
-	tx->data_state = st;
-	return i;
-}
-
 bool data_consume(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
@@ -161,7 +84,7 @@ bool data_consume(struct smtp_session *s)
 		struct evbuffer_iovec v;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		size_t used = data_scan(tx, v.iov_base, v.iov_len, &out, &end);
+		size_t used = smtp_data_scan(&tx->data_state, v.iov_base, v.iov_len, &out, &end);
 		evbuffer_drain(in, used);
 		spool_write(tx, out.data, out.len, limit);
 		buf_reset(&out);

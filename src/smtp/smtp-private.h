@@ -206,6 +206,13 @@ bool restrict_helo_start(struct smtp_session *s);
 bool restrict_rcpt_client(struct smtp_session *s);
 void restrict_cancel(struct smtp_session *s);
 
+/* smtp-data.c: scan DATA bytes [p, p+n) from *state (SMTP_DATA_START at
+ * the start of the data): unstuffed, LF line ends, appended to out.
+ * Returns the bytes used; *end_r when <CRLF>.<CRLF> was seen (then the
+ * bytes after it were not used). Only <CRLF>.<CRLF> ends the data. */
+#define SMTP_DATA_START 0
+size_t smtp_data_scan(int *state, const unsigned char *p, size_t n, struct buf *out, bool *end_r);
+
 /* smtp-deliver.c */
 int deliver_open_spool(struct smtp_session *s);
 /* deliver_start: the message is complete: deliver, then reply. */
