@@ -384,3 +384,45 @@ def test_reload_keeps_tcp_listener_and_takes_new_certificate(vmaild_factory, tmp
     assert s.noop()[0] == 250
     s.quit()
     assert subject() == "after.test"
+
+
+def test_logs_to_syslog_facility_mail(vmaild_factory, tmp_path):
+    """[server] log = syslog: the same key=value lines, to facility mail
+    through /dev/log. Where the machine has no /dev/log the test binds its
+    own there for the run; where it has one, vmaild runs in a private
+    mount namespace with the test's socket mounted over it."""
+    import socket as sk
+    sockpath = str(tmp_path / "devlog")
+    rx = sk.socket(sk.AF_UNIX, sk.SOCK_DGRAM)
+    rx.bind(sockpath)
+    rx.settimeout(20)
+    v = vmaild_factory(config={"server": {"log": "syslog"}})
+    v.init_directory()
+    own = not os.path.exists("/dev/log")
+    if own:
+        os.symlink(sockpath, "/dev/log")
+        cmd = [VMAILD, "-c", v.conf]
+    else:
+        cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+               'mount --bind "$0" /dev/log && exec "$1" -c "$2"', sockpath, VMAILD, v.conf]
+    try:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        got = []
+        deadline = time.time() + 20
+        while time.time() < deadline and not any("vmaild[master]" not in g and
+                                                  "[master] level=info event=ready" in g
+                                                  for g in got):
+            got.append(rx.recv(4096).decode())
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=40) == 0
+        out, err = p.communicate()
+    finally:
+        if own:
+            os.unlink("/dev/log")
+        rx.close()
+    ready = [g for g in got if "[master] level=info event=ready" in g]
+    assert ready, got
+    # <22> = facility mail (2) * 8 + info (6); ident vmaild with the pid
+    assert re.match(r"<22>.*vmaild\[\d+\]: \[master\] level=info event=ready", ready[0]), ready[0]
+    assert any("[lookup] level=info event=ready" in g for g in got)
+    assert b"event=" not in err  # nothing went to stderr
