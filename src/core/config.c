@@ -146,6 +146,12 @@ static const struct key keys[] = {
 	{"smtpd", "hopcount_limit", K_UINT, F(smtpd.hopcount_limit), "50", NULL, false,
 	 "Received: headers in a message above which it is refused as a mail loop."},
 
+	{"smtpd", "auth_failure_delay", K_DURATION, F(smtpd.auth_failure_delay), "2s", NULL, false,
+	 "Submission: a failed AUTH is answered after this long, doubled for each recent failure "
+	 "from the same address or for the same login."},
+	{"smtpd", "auth_failure_max_delay", K_DURATION, F(smtpd.auth_failure_max_delay), "15s",
+	 NULL, false, "Submission: the longest delay of a failed AUTH."},
+
 	{"dns", "forwarders", K_LIST, F(dns.forwarders), "", NULL, false,
 	 "Resolvers to forward to (addr or addr@port); empty = full recursion from the roots."},
 	{"dns", "stub_zones", K_LIST, F(dns.stub_zones), "", NULL, false,

@@ -86,6 +86,8 @@ struct config_smtpd {
 	unsigned messages_per_connection;    /* 0 = unlimited */
 	bool disable_vrfy_command;
 	unsigned hopcount_limit; /* Received: headers before a loop is assumed */
+	unsigned auth_failure_delay;	 /* seconds before a failed AUTH is answered */
+	unsigned auth_failure_max_delay; /* cap of the doubling delay */
 };
 
 struct config_dns {

@@ -65,9 +65,23 @@ static void accept_smtp(struct worker *w, const struct listener *l, int fd,
 	smtp_server_accept(w->smtp, fd, sa, salen, (struct sockaddr *)&local, SMTP_SERVICE_MX);
 }
 
+static void accept_submission(struct worker *w, const struct listener *l, int fd,
+			      const struct sockaddr *sa, int salen)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
+		memset(&local, 0, sizeof(local));
+	smtp_server_accept(w->smtp, fd, sa, salen, (struct sockaddr *)&local,
+			   strcmp(l->proto, "smtps") == 0 ? SMTP_SERVICE_SUBMISSIONS
+							 : SMTP_SERVICE_SUBMISSION);
+}
+
 /* The protocols this build serves. */
 static const struct protocol protocols[] = {
 	{"smtp", accept_smtp},
+	{"submission", accept_submission},
+	{"smtps", accept_submission},
 	{NULL, NULL},
 };
 

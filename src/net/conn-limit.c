@@ -13,9 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
+
+struct fail_bucket {
+	_Atomic uint32_t count;
+	_Atomic int64_t last;
+};
 
 struct conn_limit {
 	_Atomic uint16_t (*counts)[CONN_LIMIT_BUCKETS]; /* shared mapping */
+	struct fail_bucket *fails;			/* shared mapping */
 	bool used[CONN_LIMIT_SLOTS];			/* master only */
 	int slot;					/* worker: its slot */
 };
@@ -29,6 +36,11 @@ struct conn_limit *conn_limit_create(void)
 		fatal("event=start_error error=\"mmap for connection counts failed\"");
 	cl->counts = p;
 	cl->slot = -1;
+	void *f = mmap(NULL, sizeof(struct fail_bucket) * CONN_LIMIT_FAIL_BUCKETS,
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (f == MAP_FAILED)
+		fatal("event=start_error error=\"mmap for failure counts failed\"");
+	cl->fails = f;
 	return cl;
 }
 
@@ -40,6 +52,7 @@ void conn_limit_destroy(struct conn_limit **clp)
 	*clp = NULL;
 	munmap((void *)cl->counts,
 	       sizeof(_Atomic uint16_t) * CONN_LIMIT_SLOTS * CONN_LIMIT_BUCKETS);
+	munmap(cl->fails, sizeof(struct fail_bucket) * CONN_LIMIT_FAIL_BUCKETS);
 	free(cl);
 }
 
@@ -101,4 +114,29 @@ void conn_limit_release(struct conn_limit *cl, const struct sockaddr *sa)
 {
 	if (cl->slot >= 0)
 		atomic_fetch_sub(&cl->counts[cl->slot][bucket(sa)], 1);
+}
+
+static struct fail_bucket *fail_bucket(struct conn_limit *cl, const char *key)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = key; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &cl->fails[h % CONN_LIMIT_FAIL_BUCKETS];
+}
+
+unsigned conn_limit_fail_count(struct conn_limit *cl, const char *key)
+{
+	struct fail_bucket *b = fail_bucket(cl, key);
+	if (time(NULL) - atomic_load(&b->last) > CONN_LIMIT_FAIL_FORGET)
+		return 0;
+	return atomic_load(&b->count);
+}
+
+void conn_limit_fail_add(struct conn_limit *cl, const char *key)
+{
+	struct fail_bucket *b = fail_bucket(cl, key);
+	int64_t now = time(NULL);
+	if (now - atomic_exchange(&b->last, now) > CONN_LIMIT_FAIL_FORGET)
+		atomic_store(&b->count, 0);
+	atomic_fetch_add(&b->count, 1);
 }

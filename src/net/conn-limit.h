@@ -16,8 +16,10 @@
 
 #include <sys/socket.h>
 
-#define CONN_LIMIT_SLOTS   256
-#define CONN_LIMIT_BUCKETS 4096
+#define CONN_LIMIT_SLOTS	 256
+#define CONN_LIMIT_BUCKETS	 4096
+#define CONN_LIMIT_FAIL_BUCKETS	 4096
+#define CONN_LIMIT_FAIL_FORGET	 (15 * 60) /* seconds without a failure */
 
 struct conn_limit;
 
@@ -32,5 +34,14 @@ void conn_limit_use_slot(struct conn_limit *cl, int slot);
  * of connections from sa including this one. */
 unsigned conn_limit_acquire(struct conn_limit *cl, const struct sockaddr *sa);
 void conn_limit_release(struct conn_limit *cl, const struct sockaddr *sa);
+
+/*
+ * Recent failures (failed AUTH) per key - "ip:1.2.3.4", "user:a@b" -
+ * shared by all workers the same way. A count is forgotten after
+ * CONN_LIMIT_FAIL_FORGET seconds without a new failure. Keys share
+ * buckets by hash: a count can only be too high.
+ */
+unsigned conn_limit_fail_count(struct conn_limit *cl, const char *key);
+void conn_limit_fail_add(struct conn_limit *cl, const char *key);
 
 #endif

@@ -56,6 +56,7 @@ static void message_complete(struct smtp_session *s)
 {
 	struct smtp_transaction *tx = s->tx;
 	const struct config *cfg = s->srv->cfg;
+	spool_finish(s, cfg->mail.message_size_limit);
 	if (tx->too_big) {
 		session_reject(s, "DATA", "552 5.3.4 Message size exceeds fixed limit");
 	} else if (tx->write_error) {

@@ -42,12 +42,15 @@ void cmd_helo(struct smtp_session *s, const struct smtp_command *c)
 			buf_append_str(&b, "250-VRFY\r\n");
 		if (s->srv->env.tls != NULL && !s->tls)
 			buf_append_str(&b, "250-STARTTLS\r\n");
+		if (session_is_submission(s) && s->tls && s->auth_user == NULL)
+			buf_append_str(&b, "250-AUTH PLAIN LOGIN\r\n"); /* smtpd_tls_auth_only */
 		buf_append_str(&b, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
 				   "250-SMTPUTF8\r\n250 CHUNKING");
 		session_reply(s, "%s", b.data);
 		buf_free(&b);
 	}
 	/* the answer arrives in the background; RCPT waits for it */
-	if (!s->mynetworks && s->srv->cfg->smtpd.reject_unknown_helo_hostname)
+	if (!s->mynetworks && !session_is_submission(s) &&
+	    s->srv->cfg->smtpd.reject_unknown_helo_hostname)
 		restrict_helo_start(s);
 }

@@ -220,7 +220,8 @@ static void on_lookup(const struct lookup_reply *r, void *arg)
 		break;
 	case DIR_RCPT_NODOMAIN:
 		if (top) {
-			if (!s->mynetworks) {
+			/* relay for mynetworks and authenticated clients only */
+			if (!s->mynetworks && s->auth_user == NULL) {
 				rcpt_fail(s, "554 5.7.1", "Relay access denied");
 				session_resume(s);
 				return;
@@ -260,7 +261,7 @@ void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 		session_reject(s, "RCPT", "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if (restrict_rcpt_client(s))
+	if (!session_is_submission(s) && restrict_rcpt_client(s))
 		return;
 	struct buf b = BUF_INIT;
 	if (c->path.flags & ADDRESS_POSTMASTER) {
@@ -287,7 +288,7 @@ void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 		rcpt_fail(s, "504 5.5.2", "Recipient address rejected: need fully-qualified address");
 		return;
 	}
-	if ((c->path.flags & ADDRESS_LITERAL) && !s->mynetworks) {
+	if ((c->path.flags & ADDRESS_LITERAL) && !s->mynetworks && s->auth_user == NULL) {
 		rcpt_fail(s, "554 5.7.1", "Relay access denied");
 		return;
 	}

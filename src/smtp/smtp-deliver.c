@@ -67,6 +67,19 @@ int deliver_open_spool(struct smtp_session *s)
 				buf_appendf(&h, "Delivered-To: %s\n", tx->targets[i].address);
 	}
 	tx->prefix_len = h.len;
+	if (tx->clean_headers) {
+		/* submission: the guide's submission_header_cleanup removes every
+		 * Received: - ours included - so the client's address stays private */
+		tx->head_len = h.len;
+		if (fwrite(h.data, 1, h.len, tx->spool) != h.len) {
+			tx->write_error = true;
+			tx->write_errno = errno;
+		}
+		buf_free(&h);
+		tx->in_header = true;
+		tx->line_start = true;
+		return 0;
+	}
 
 	char date[64];
 	time_t now = time(NULL);
@@ -97,7 +110,112 @@ int deliver_open_spool(struct smtp_session *s)
 	return 0;
 }
 
+static void spool_raw(struct smtp_transaction *tx, const char *data, size_t n, uint64_t limit);
+
+/* The header fields a submitted message loses (submission_header_cleanup). */
+static const char *const private_fields[] = {"received:", "x-originating-ip:", "x-mailer:",
+					     "user-agent:"};
+
+static bool field_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	return len >= n && strncasecmp(line, name, n) == 0;
+}
+
+static void add_missing_fields(struct smtp_transaction *tx, uint64_t limit, const char *host)
+{
+	char line[512];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	if (!tx->seen_date) {
+		char date[64];
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+		int k = snprintf(line, sizeof(line), "Date: %s\n", date);
+		spool_raw(tx, line, (size_t)k, limit);
+		tx->seen_date = true;
+	}
+	if (!tx->seen_message_id) {
+		char stamp[32];
+		strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+		int k = snprintf(line, sizeof(line), "Message-ID: <%s.%s@%s>\n", stamp, tx->qid, host);
+		spool_raw(tx, line, (size_t)k, limit);
+		tx->seen_message_id = true;
+	}
+}
+
+/* header_line: one complete line of the header of a submitted message */
+static void header_line(struct smtp_transaction *tx, uint64_t limit, const char *host)
+{
+	const char *l = tx->hline.data;
+	size_t len = tx->hline.len;
+	if (len == 1 && l[0] == '\n') {
+		add_missing_fields(tx, limit, host);
+		tx->in_header = false;
+		spool_raw(tx, l, len, limit);
+	} else if (l[0] == ' ' || l[0] == '\t') {
+		if (!tx->dropping_field)
+			spool_raw(tx, l, len, limit);
+	} else {
+		tx->dropping_field = false;
+		for (size_t i = 0; i < sizeof(private_fields) / sizeof(private_fields[0]); i++)
+			if (field_is(l, len, private_fields[i]))
+				tx->dropping_field = true;
+		if (field_is(l, len, "message-id:"))
+			tx->seen_message_id = true;
+		if (field_is(l, len, "date:"))
+			tx->seen_date = true;
+		if (!tx->dropping_field)
+			spool_raw(tx, l, len, limit);
+	}
+	buf_reset(&tx->hline);
+}
+
+void spool_finish(struct smtp_session *s, uint64_t limit)
+{
+	struct smtp_transaction *tx = s->tx;
+	if (!tx->clean_headers || !tx->in_header)
+		return;
+	if (tx->hline.len > 0) {
+		buf_append_c(&tx->hline, '\n');
+		header_line(tx, limit, s->srv->cfg->server.hostname);
+	}
+	if (tx->in_header)
+		add_missing_fields(tx, limit, s->srv->cfg->server.hostname);
+	buf_free(&tx->hline);
+}
+
 void spool_write(struct smtp_transaction *tx, const char *data, size_t n, uint64_t limit)
+{
+	if (n == 0 || tx->spool == NULL)
+		return;
+	if (tx->clean_headers && tx->in_header) {
+		size_t i = 0;
+		while (i < n && tx->in_header) {
+			const char *nl = memchr(data + i, '\n', n - i);
+			size_t take = nl ? (size_t)(nl - (data + i)) + 1 : n - i;
+			buf_append(&tx->hline, data + i, take);
+			i += take;
+			if (nl != NULL) {
+				/* hostname is not at hand here: the Message-ID uses the
+				 * one stored at MAIL time */
+				header_line(tx, limit, tx->msgid_host);
+			} else if (tx->hline.len > 64 * 1024) {
+				/* a header line this long is passed on unfiltered */
+				spool_raw(tx, tx->hline.data, tx->hline.len, limit);
+				buf_reset(&tx->hline);
+			}
+		}
+		if (!tx->in_header)
+			buf_free(&tx->hline);
+		if (i < n)
+			spool_raw(tx, data + i, n - i, limit);
+		return;
+	}
+	spool_raw(tx, data, n, limit);
+}
+
+static void spool_raw(struct smtp_transaction *tx, const char *data, size_t n, uint64_t limit)
 {
 	if (n == 0 || tx->spool == NULL)
 		return;
@@ -135,6 +253,9 @@ void spool_write(struct smtp_transaction *tx, const char *data, size_t n, uint64
 
 void deliver_discard(struct smtp_transaction *tx)
 {
+	buf_free(&tx->hline);
+	free(tx->msgid_host);
+	tx->msgid_host = NULL;
 	if (tx->spool != NULL) {
 		fclose(tx->spool);
 		tx->spool = NULL;

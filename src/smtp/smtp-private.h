@@ -70,6 +70,11 @@ struct smtp_transaction {
 	char *spool_path;
 	FILE *spool;
 	uint64_t prefix_len; /* bytes of local-delivery fields (Return-Path...) */
+	bool clean_headers;  /* submission: the guide's submission_header_cleanup */
+	bool seen_message_id, seen_date;
+	bool dropping_field; /* the current header field is being removed */
+	struct buf hline;    /* submission: the header line being collected */
+	char *msgid_host;    /* host name for an added Message-ID */
 	uint64_t head_len;   /* bytes of all our header fields (with Received:) */
 	uint64_t msg_size;   /* bytes of the message as stored (LF line ends) */
 	bool too_big;
@@ -124,7 +129,14 @@ struct smtp_session {
 	int helo_dns;	   /* 1 found, 0 not found, -1 temporary failure */
 
 	bool tls;
-	char tls_desc[160]; /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" */
+	char tls_desc[160];
+
+	/* submission: SASL */
+	char *auth_user;	 /* the authenticated login (canonical), or NULL */
+	int auth_step;		 /* enum auth_step: waiting for a SASL response line */
+	char *auth_login;	 /* LOGIN: the user name between the two steps */
+	struct event *auth_timer; /* the delayed answer of a failed AUTH */
+	char *auth_failed_user; /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" */
 
 	bool busy; /* an asynchronous step is running: read nothing */
 	bool quit;
@@ -138,6 +150,7 @@ struct smtp_session {
 
 	struct smtp_transaction *tx;
 	struct event *timer; /* greet pause */
+	struct smtp_transaction *pending_tx; /* MAIL waiting for the sender-login check */
 	struct event *close_ev; /* frees the session once TLS output is flushed */
 	const char *cur_line; /* the command being dispatched */
 	size_t cur_len;
@@ -189,6 +202,10 @@ void cmd_vrfy(struct smtp_session *s, const struct smtp_command *c);
 void cmd_help(struct smtp_session *s, const struct smtp_command *c);
 void cmd_starttls(struct smtp_session *s, const struct smtp_command *c);
 void cmd_auth(struct smtp_session *s, const struct smtp_command *c);
+/* cmd-auth.c: a line while a SASL exchange waits for the client */
+void auth_response(struct smtp_session *s, const char *line, size_t len);
+void auth_cancel(struct smtp_session *s);
+bool session_is_submission(const struct smtp_session *s);
 /* cmd-data.c: consume message data from the input; returns false when it
  * needs more input. */
 bool data_consume(struct smtp_session *s);
@@ -220,5 +237,7 @@ void deliver_start(struct smtp_session *s);
 void deliver_discard(struct smtp_transaction *tx);
 /* spool_write: append message bytes (already unstuffed, LF line ends) */
 void spool_write(struct smtp_transaction *tx, const char *data, size_t n, uint64_t limit);
+/* spool_finish: the data ended: flush what the header filter holds. */
+void spool_finish(struct smtp_session *s, uint64_t limit);
 
 #endif

@@ -29,7 +29,9 @@ struct pool;
 struct conn_limit;
 
 enum smtp_service {
-	SMTP_SERVICE_MX, /* port 25: no AUTH, the guide's smtpd restrictions */
+	SMTP_SERVICE_MX,	  /* port 25: no AUTH, the guide's smtpd restrictions */
+	SMTP_SERVICE_SUBMISSION,  /* port 587: STARTTLS required, then AUTH */
+	SMTP_SERVICE_SUBMISSIONS, /* port 465: implicit TLS, then AUTH */
 };
 
 struct smtp_server_env {

@@ -26,6 +26,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdarg.h>
@@ -212,6 +213,8 @@ static void dispatch(struct smtp_session *s, const char *line, size_t len)
 				 SMTP_PARAM_RET | SMTP_PARAM_ENVID | SMTP_PARAM_NOTIFY |
 				 SMTP_PARAM_ORCPT)
 			      : 0;
+	if (s->esmtp && session_is_submission(s))
+		set.params |= SMTP_PARAM_AUTH;
 	if (smtp_command_parse(line, len, &set, &c, &err) < 0) {
 		count_command(s, c.verb);
 		session_reject(s, c.verb != SMTP_VERB_UNKNOWN ? smtp_verb_name(c.verb) : "unknown",
@@ -288,6 +291,8 @@ static void session_input(struct smtp_session *s)
 	size_t limit = s->srv->cfg->smtpd.line_length_limit;
 	if (limit < 512)
 		limit = 512;
+	if (limit < SMTP_COMMAND_AUTH_LINE_MAX && session_is_submission(s))
+		limit = SMTP_COMMAND_AUTH_LINE_MAX; /* RFC 4954: AUTH lines up to 12288 */
 	while (!s->busy && s->state != SMTP_STATE_CLOSING) {
 		if (s->state == SMTP_STATE_GREETING)
 			return;
@@ -330,7 +335,13 @@ static void session_input(struct smtp_session *s)
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		line[len] = '\0';
-		dispatch(s, line, len);
+		if (s->auth_step != 0) {
+			/* a SASL response, not a command */
+			auth_response(s, line, len);
+			OPENSSL_cleanse(line, len);
+		} else {
+			dispatch(s, line, len);
+		}
 		free(line);
 	}
 	if (s->state != SMTP_STATE_CLOSING && s->bev != NULL) {
@@ -494,6 +505,13 @@ static void session_free(struct smtp_session *s)
 		lookup_cancel(srv->env.lookup, s->lookup_id);
 	log_disconnect(s);
 	session_tx_reset(s);
+	auth_cancel(s);
+	free(s->auth_user);
+	if (s->pending_tx != NULL) {
+		free(s->pending_tx->sender);
+		free(s->pending_tx->sender_wire);
+		free(s->pending_tx);
+	}
 	for (unsigned i = 0; i < s->rq.npending; i++)
 		free(s->rq.pending[i]);
 	free(s->rq.pending);
@@ -547,13 +565,25 @@ void smtp_session_start(struct smtp_server *srv, int fd, const struct sockaddr *
 	srv->nsessions++;
 
 	evutil_make_socket_nonblocking(fd);
-	s->bev = bufferevent_socket_new(srv->env.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (service == SMTP_SERVICE_SUBMISSIONS && srv->env.tls != NULL) {
+		/* port 465: TLS from the first byte (smtpd_tls_wrappermode) */
+		SSL *ssl = SSL_new(srv->env.tls);
+		s->bev = bufferevent_openssl_socket_new(srv->env.base, fd, ssl,
+							BUFFEREVENT_SSL_ACCEPTING,
+							BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+		s->tls = true;
+	} else {
+		s->bev = bufferevent_socket_new(srv->env.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	struct timeval tv = {(time_t)srv->cfg->smtpd.timeout, 0};
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 
-	log_info("sid=%s event=connect client_ip=%s port=%u mynetworks=%s", s->sid, s->client_ip,
+	static const char *const service_names[] = {"smtp", "submission", "smtps"};
+	log_info("sid=%s event=connect service=%s client_ip=%s port=%u mynetworks=%s", s->sid,
+		 service_names[service], s->client_ip,
 		 (unsigned)ntohs(((const struct sockaddr_in *)sa)->sin_port),
 		 s->mynetworks ? "yes" : "no");
 
@@ -576,8 +606,8 @@ void smtp_session_start(struct smtp_server *srv, int fd, const struct sockaddr *
 		session_close(s);
 		return;
 	}
-	bool waiting = restrict_client_start(s);
-	if (srv->cfg->smtpd.greet_pause > 0) {
+	bool waiting = service == SMTP_SERVICE_MX && restrict_client_start(s);
+	if (service == SMTP_SERVICE_MX && srv->cfg->smtpd.greet_pause > 0) {
 		s->timer = evtimer_new(srv->env.base, on_greet_timer, s);
 		struct timeval gp = {(time_t)srv->cfg->smtpd.greet_pause, 0};
 		evtimer_add(s->timer, &gp);
@@ -633,13 +663,6 @@ void cmd_help(struct smtp_session *s, const struct smtp_command *c)
 	session_reply(s, "214 2.0.0 See RFC 5321");
 }
 
-void cmd_auth(struct smtp_session *s, const struct smtp_command *c)
-{
-	(void)c;
-	/* port 25 offers no AUTH, as the guide's main.cf (submission only) */
-	session_reject(s, "AUTH", "503 5.5.1 Error: authentication not enabled");
-}
-
 void cmd_starttls(struct smtp_session *s, const struct smtp_command *c)
 {
 	if (s->srv->env.tls == NULL) {
@@ -686,6 +709,7 @@ void cmd_starttls(struct smtp_session *s, const struct smtp_command *c)
 	s->tls = true;
 	/* RFC 3207: forget everything learned before TLS */
 	session_tx_reset(s);
+	auth_cancel(s);
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = false;
