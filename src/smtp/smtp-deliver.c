@@ -305,8 +305,10 @@ static void deliver_work(void *arg)
 		}
 		free(local);
 		quota_limits_from_mb(t->quota_mb, &limits[n]);
-		int over = quota_check_size(users[n].root, &limits[n], tx->head_len + tx->msg_size,
-					    &err);
+		/* all-or-nothing pre-check; an unlimited mailbox needs none */
+		int over = t->quota_mb == 0 ? 0
+					    : quota_check_size(users[n].root, &limits[n],
+							       tx->head_len + tx->msg_size, &err);
 		if (over == 1) {
 			j->status = 1;
 			j->quota_user = xstrdup(t->address);
