@@ -94,5 +94,8 @@ int store_mkdirs(const char *base, const char *path, const char **error_r);
 
 #include "store/maildir.h"
 #include "store/quota.h"
+#include "store/uidlist.h"
+#include "store/keywords.h"
+#include "store/subscriptions.h"
 
 #endif
