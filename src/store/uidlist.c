@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -843,25 +844,26 @@ static int uidvalidity_rescan(const char *root, const char *path, uint32_t *v_r,
 	closedir(d);
 
 	if (max == 0) {
-		/* None yet: the current time, as Dovecot starts. */
+		/* None yet: the current time, as Dovecot starts. Exactly one
+		 * marker may exist: a process that loses the race to create it
+		 * takes the next value from the winner's marker instead of
+		 * making a second one (two markers could hand out a value twice). */
 		uint32_t v = (uint32_t)time(NULL);
-		int fd = -1, err = 0;
-		for (unsigned i = 0; i < UIDVALIDITY_TRIES; i++, v++) {
-			char *marker = xasprintf("%s.%08x", path, v);
-			fd = open(marker, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-			err = errno;
-			free(marker);
-			if (fd >= 0 || err != EEXIST)
-				break;
+		char *marker = xasprintf("%s.%08x", path, v);
+		int fd = open(marker, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		int err = errno;
+		free(marker);
+		if (fd >= 0) {
+			close(fd);
+			uidvalidity_write_main(path, v);
+			*v_r = v;
+			return 0;
 		}
-		if (fd < 0) {
+		if (err != EEXIST) {
 			*error_r = store_err_sys("open", path, err);
 			return -1;
 		}
-		close(fd);
-		uidvalidity_write_main(path, v);
-		*v_r = v;
-		return 0;
+		max = min = v;
 	}
 	if (min != max) {
 		char *old = xasprintf("%s.%08x", path, min);
@@ -879,6 +881,12 @@ static int uidvalidity_rescan(const char *root, const char *path, uint32_t *v_r,
 int uidlist_uidvalidity_next(const char *root, uint32_t *uidvalidity_r, const char **error_r)
 {
 	char *path = store_path_join(root, UIDVALIDITY_FILE);
+	/* Our own processes take turns (flock on the main file): the marker
+	 * rename alone keeps values unique against Dovecot, but a main file
+	 * that lags far behind under contention would make the walk give up. */
+	int lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lockfd >= 0)
+		(void)flock(lockfd, LOCK_EX);
 	char buf[8];
 	uint32_t v;
 	int ret;
@@ -896,6 +904,8 @@ int uidlist_uidvalidity_next(const char *root, uint32_t *uidvalidity_r, const ch
 	} else {
 		ret = uidvalidity_rescan(root, path, uidvalidity_r, error_r);
 	}
+	if (lockfd >= 0)
+		close(lockfd); /* releases the flock */
 	free(path);
 	return ret;
 }
