@@ -74,6 +74,9 @@ class Vmaild:
             "directory": {"driver": "sqlite", "path": os.path.join(self.root, "vmail.sqlite"),
                           "cache_ttl": "1s", "timeout": "2s"},
             "mail": {"home": os.path.join(self.root, "vmail", "%d", "%n")},
+            # tests never ask the internet: names outside a test's own stub
+            # zones go to a loopback port where nothing answers
+            "dns": {"forwarders": "127.0.0.1@9", "timeout": "3s"},
         }
         for sec, kv in (config or {}).items():
             sections.setdefault(sec, {}).update(kv)
