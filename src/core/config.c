@@ -162,6 +162,36 @@ static const struct key keys[] = {
 	 "Validate with the root trust anchor of Debian's dns-root-data when no file is set."},
 	{"dns", "timeout", K_DURATION, F(dns.timeout), "10s", NULL, false,
 	 "How long a query may take before it is a temporary failure."},
+
+	{"queue", "maximal_queue_lifetime", K_DURATION, F(queue.maximal_queue_lifetime), "1h", NULL,
+	 false, "A message not delivered after this long is returned to its sender (the guide's)."},
+	{"queue", "bounce_queue_lifetime", K_DURATION, F(queue.bounce_queue_lifetime), "1h", NULL,
+	 false, "The same for the delivery reports (bounces) vmaild itself sends."},
+	{"queue", "minimal_backoff_time", K_DURATION, F(queue.minimal_backoff_time), "5m", NULL,
+	 false, "Wait at least this long before trying a deferred message again; doubled per try."},
+	{"queue", "maximal_backoff_time", K_DURATION, F(queue.maximal_backoff_time), "15m", NULL,
+	 false, "Wait at most this long between two tries of a deferred message."},
+	{"queue", "queue_run_delay", K_DURATION, F(queue.queue_run_delay), "5m", NULL, false,
+	 "How often the spool directory is scanned for messages to try."},
+	{"queue", "destination_concurrency_limit", K_UINT, F(queue.destination_concurrency_limit),
+	 "20", NULL, false, "Simultaneous connections to one destination (domain or relay host)."},
+	{"queue", "concurrency_limit", K_UINT, F(queue.concurrency_limit), "100", NULL, false,
+	 "Simultaneous outgoing connections in all."},
+	{"queue", "relayhost", K_STR, F(queue.relayhost), "", NULL, false,
+	 "Send all remote mail to this host instead of the MX hosts: host, host:port or "
+	 "[host]:port; empty = MX lookup."},
+	{"queue", "smtp_port", K_UINT, F(queue.smtp_port), "25", NULL, false,
+	 "Port of the MX hosts (and of relay hosts given without a port); only tests change it."},
+	{"queue", "connect_timeout", K_DURATION, F(queue.connect_timeout), "30s", NULL, false,
+	 "How long a TCP connection to a mail server may take."},
+	{"queue", "command_timeout", K_DURATION, F(queue.command_timeout), "300s", NULL, false,
+	 "How long to wait for the greeting and for the reply to each command."},
+	{"queue", "data_timeout", K_DURATION, F(queue.data_timeout), "600s", NULL, false,
+	 "How long sending the message may stall, and the wait for the reply to its end."},
+	{"queue", "connection_cache_time", K_DURATION, F(queue.connection_cache_time), "2s", NULL,
+	 false, "An idle connection is kept this long for the next message to the same place."},
+	{"queue", "starttls", K_BOOL, F(queue.starttls), "yes", NULL, false,
+	 "Use STARTTLS when a server offers it (opportunistic; certificates are not checked)."},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -399,6 +429,7 @@ void config_free(struct config *cfg)
 			list_free(f);
 		}
 	}
+	list_free(&cfg->transport);
 	free(cfg->path);
 	cfg->path = NULL;
 }
@@ -434,11 +465,81 @@ static char *counting_reader(char *str, int num, void *stream)
 	return r;
 }
 
+/* nexthop_valid: host, host:port, [host] or [host]:port, port 1-65535. */
+static bool nexthop_valid(const char *s)
+{
+	const char *host = s, *end, *port = NULL;
+	if (*s == '[') {
+		end = strchr(s, ']');
+		if (end == NULL || end == s + 1)
+			return false;
+		host = s + 1;
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return false;
+	} else {
+		end = strrchr(s, ':');
+		if (end != NULL && strchr(s, ':') != end)
+			return false; /* IPv6 needs brackets */
+		if (end != NULL)
+			port = end + 1;
+		else
+			end = s + strlen(s);
+	}
+	if (end == host)
+		return false;
+	for (const char *p = host; p < end; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != ':' && *p != '_')
+			return false;
+	if (port != NULL) {
+		uint64_t v;
+		if (parse_u64_suffix(port, &v, "", NULL) < 0 || v < 1 || v > 65535)
+			return false;
+	}
+	return true;
+}
+
+/* transport_key: [transport] DOMAIN = NEXTHOP, kept as "domain=nexthop". */
+static int transport_key(struct load_ctx *ctx, const char *name, const char *value)
+{
+	struct cfg_list *l = &ctx->cfg->transport;
+	char *dom = xstrdup(name);
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	bool ok = dom[0] != '\0';
+	for (const char *p = dom; *p && ok; p++)
+		ok = isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_';
+	if (!ok) {
+		ctx->err = xasprintf("[transport] %s: not a domain", name);
+	} else if (!nexthop_valid(value)) {
+		ctx->err = xasprintf("[transport] %s: '%s' is not host, host:port or [host]:port",
+				     name, value);
+	} else {
+		size_t dn = strlen(dom);
+		for (unsigned i = 0; i < l->n && ctx->err == NULL; i++)
+			if (strncmp(l->v[i], dom, dn) == 0 && l->v[i][dn] == '=')
+				ctx->err = xasprintf("[transport] %s: given twice", name);
+	}
+	if (ctx->err != NULL) {
+		ctx->err_line = ctx->line;
+		free(dom);
+		return 0;
+	}
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(char *));
+	l->v[l->n++] = xasprintf("%s=%s", dom, value);
+	free(dom);
+	ctx->prev_key = -1;
+	return 1;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct load_ctx *ctx = user;
 	if (ctx->err != NULL)
 		return 1; /* report the first error only */
+	if (strcmp(section, "transport") == 0)
+		return transport_key(ctx, name, value);
 	bool section_known = false;
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, section) != 0)
@@ -524,6 +625,23 @@ static int validate(const struct config *cfg, char **error_r)
 	}
 	if (cfg->tls.sni.n > 0 && cfg->tls.cert[0] == '\0') {
 		*error_r = xasprintf("[tls] sni: needs a default cert and key");
+		return -1;
+	}
+	if (cfg->queue.relayhost[0] != '\0' && !nexthop_valid(cfg->queue.relayhost)) {
+		*error_r = xasprintf("[queue] relayhost: '%s' is not host, host:port or [host]:port",
+				     cfg->queue.relayhost);
+		return -1;
+	}
+	if (cfg->queue.maximal_backoff_time < cfg->queue.minimal_backoff_time) {
+		*error_r = xasprintf("[queue] maximal_backoff_time: less than minimal_backoff_time");
+		return -1;
+	}
+	if (cfg->queue.destination_concurrency_limit == 0 || cfg->queue.concurrency_limit == 0) {
+		*error_r = xasprintf("[queue] concurrency limits must be at least 1");
+		return -1;
+	}
+	if (cfg->queue.smtp_port == 0 || cfg->queue.smtp_port > 65535) {
+		*error_r = xasprintf("[queue] smtp_port: not a port");
 		return -1;
 	}
 	if (strlen(cfg->mail.recipient_delimiter) > 1) {
@@ -673,6 +791,14 @@ void config_print(const struct config *cfg, FILE *out)
 			fprintf(out, "%s = %s\n", keys[i].name, buf_cstr(&v));
 		}
 	}
+	if (cfg->transport.n > 0) {
+		fprintf(out, "\n[transport]\n");
+		for (unsigned i = 0; i < cfg->transport.n; i++) {
+			const char *t = cfg->transport.v[i];
+			const char *eq = strchr(t, '=');
+			fprintf(out, "%.*s = %s\n", (int)(eq - t), t, eq + 1);
+		}
+	}
 	buf_free(&v);
 }
 
@@ -681,4 +807,7 @@ void config_print_reference(FILE *out)
 	for (size_t i = 0; i < NKEYS; i++)
 		fprintf(out, "| `[%s] %s` | `%s` | %s |\n", keys[i].section, keys[i].name,
 			keys[i].def, keys[i].doc);
+	fprintf(out, "| `[transport] DOMAIN` | `` | Any key is a domain (or .domain for its "
+		     "subdomains) whose mail goes to the host:port or [host]:port given, without MX "
+		     "lookup. |\n");
 }

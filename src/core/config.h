@@ -98,6 +98,23 @@ struct config_dns {
 	unsigned timeout;	    /* seconds before a query is a temporary failure */
 };
 
+struct config_queue {
+	unsigned maximal_queue_lifetime; /* seconds a message may wait before it bounces */
+	unsigned bounce_queue_lifetime;	 /* the same for our own bounces */
+	unsigned minimal_backoff_time;	 /* first retry delay, doubled per attempt ... */
+	unsigned maximal_backoff_time;	 /* ... up to this */
+	unsigned queue_run_delay;	 /* how often the spool directory is scanned */
+	unsigned destination_concurrency_limit; /* connections per destination */
+	unsigned concurrency_limit;		/* connections in all */
+	char *relayhost;			/* "" or host:port / [host]:port for all remote mail */
+	unsigned smtp_port;			/* port of MX hosts */
+	unsigned connect_timeout;
+	unsigned command_timeout;
+	unsigned data_timeout;
+	unsigned connection_cache_time; /* an idle connection is kept this long for reuse */
+	bool starttls;			/* opportunistic STARTTLS */
+};
+
 struct config {
 	char *path;
 	struct config_server server;
@@ -107,6 +124,9 @@ struct config {
 	struct config_mail mail;
 	struct config_smtpd smtpd;
 	struct config_dns dns;
+	struct config_queue queue;
+	/* [transport]: "domain=host:port" items, any key is a domain */
+	struct cfg_list transport;
 };
 
 #define VMAILD_DEFAULT_CONFIG "/etc/vmaild/vmaild.conf"

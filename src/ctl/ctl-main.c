@@ -29,6 +29,8 @@ static const struct command commands[] = {
     {"tlspolicy", ctl_tlspolicy, "tlspolicy set DOMAIN POLICY [PARAMS] | del DOMAIN | list"},
     {"lookup", ctl_lookup, "lookup ADDRESS|- [--login LOGIN]   how an address resolves"},
     {"pw", ctl_pw, "pw [-s SCHEME] [-t HASH] [-l]   password scheme strings (doveadm pw)"},
+    {"queue", ctl_queue,
+     "queue list | show ID | flush | delete ID | hold ID | release ID   the outbound queue"},
     {"dns", ctl_dns,
      "dns TYPE NAME            ask the configured resolver (A AAAA MX TXT PTR TLSA)"},
 };

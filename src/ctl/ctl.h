@@ -37,6 +37,7 @@ int ctl_account(struct ctl *c, int argc, char **argv);
 int ctl_alias(struct ctl *c, int argc, char **argv);
 int ctl_tlspolicy(struct ctl *c, int argc, char **argv);
 int ctl_lookup(struct ctl *c, int argc, char **argv);
+int ctl_queue(struct ctl *c, int argc, char **argv);
 
 /* ---- ctl-util.c --------------------------------------------------------- */
 

@@ -1,14 +1,17 @@
 /*
  * queued.c - the queue process.
  *
- * Owns <state_dir>/queue: incoming/ (spool files the workers write),
- * msg/<qid> (message files, linked from incoming/) and env/<qid> (the
- * envelope: sender, recipients, where the message starts in the file).
- * A QUEUE_SUBMIT (smtp/queue-proto.h) is answered only after the message
- * link and the envelope are fsynced, with their directories.
+ * Owns <state_dir>/queue (layout and rules in smtp/queue.h): it serves
+ * the requests of smtp/queue-proto.h on queue.sock - workers' submissions
+ * (answered only after the message link and the envelope are fsynced,
+ * with their directories) and vmailctl's flush, delete, hold and release -
+ * and runs the scheduler (smtp/queue-sched.c) that delivers to other
+ * hosts and to local accounts, retries and bounces.
  *
- * Delivery of queued mail to other hosts (MX lookup, SMTP client,
- * retries, bounces) is not built yet: messages wait in the queue.
+ * One queue process delivers at a time: <state_dir>/queue/lock is held
+ * (flock) while it runs. A new process after a reload takes submissions
+ * at once but starts delivering only when the old one has gone and the
+ * lock is free.
  *
  * The fsyncs run in this process's loop: it serves nothing but queue
  * requests, and every worker waits for its answer asynchronously.
@@ -19,9 +22,9 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "smtp/queue-proto.h"
+#include "smtp/queue.h"
 #include "store/store.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -30,6 +33,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +46,12 @@ struct qclient {
 static struct {
 	struct event_base *base;
 	struct qclient *clients;
-	char *incoming, *msgdir, *envdir;
+	struct queue_sched *sched;
+	const struct queue_dirs *dirs;
+	int lock_fd;
+	bool locked;
+	struct event *lock_timer;
+	unsigned lock_waits;
 } Q;
 
 static void client_close(struct ipc_conn *conn, void *arg)
@@ -59,81 +68,17 @@ static void client_close(struct ipc_conn *conn, void *arg)
 	free(c);
 }
 
-static int fsync_path(const char *path)
+static void reply(struct ipc_conn *conn, const struct ipc_msg *m, uint8_t st, const char *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = fsync(fd);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r;
+	struct ipc_msg r;
+	ipc_msg_init(&r, m->type, m->id);
+	ipc_put_u8(&r, st);
+	ipc_put_str(&r, err);
+	ipc_conn_send(conn, &r);
 }
 
-static bool qid_valid(const char *q)
+static void on_submit(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 {
-	size_t n = strlen(q);
-	if (n == 0 || n > 32)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)q[i]))
-			return false;
-	return true;
-}
-
-/* submit: 0, or -1 with a malloc'd reason. */
-static int submit(const char *qid, const char *spool, uint64_t offset, const char *sender,
-		  const char **rcpts, uint32_t n, char **error_r)
-{
-	char *expect = xasprintf("%s/%s", Q.incoming, qid);
-	char *msg = xasprintf("%s/%s", Q.msgdir, qid);
-	char *env = xasprintf("%s/%s", Q.envdir, qid);
-	char *tmp = xasprintf("%s/.%s.tmp", Q.envdir, qid);
-	struct buf b = BUF_INIT;
-	int fd = -1, ret = -1;
-	if (strcmp(expect, spool) != 0) {
-		*error_r = xasprintf("spool file not in %s", Q.incoming);
-		goto out;
-	}
-	if (link(spool, msg) < 0 && errno != EEXIST) {
-		*error_r = xasprintf("link %s: %s", msg, strerror(errno));
-		goto out;
-	}
-	if (fsync_path(msg) < 0 || fsync_path(Q.msgdir) < 0) {
-		*error_r = xasprintf("fsync %s: %s", msg, strerror(errno));
-		goto out;
-	}
-	buf_appendf(&b, "vmaild-envelope 1\nqid %s\narrival %lld\noffset %llu\nsender %s\n", qid,
-		    (long long)time(NULL), (unsigned long long)offset, sender);
-	for (uint32_t i = 0; i < n; i++)
-		buf_appendf(&b, "rcpt %s\n", rcpts[i]);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len || fsync(fd) < 0 ||
-	    rename(tmp, env) < 0 || fsync_path(Q.envdir) < 0) {
-		*error_r = xasprintf("envelope %s: %s", env, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	buf_free(&b);
-	free(expect);
-	free(msg);
-	free(env);
-	free(tmp);
-	return ret;
-}
-
-static void on_request(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
-{
-	if (m->type != QUEUE_SUBMIT) {
-		log_error("event=ipc_error error=unknown_request type=%u", m->type);
-		client_close(conn, arg);
-		return;
-	}
 	const char *qid = NULL, *spool = NULL, *sender = NULL;
 	uint64_t offset = 0;
 	uint32_t n = 0;
@@ -149,9 +94,9 @@ static void on_request(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 			ipc_get_str(m, &rcpts[i]);
 	}
 	bool ok = ipc_msg_done(m) == 0 && n <= QUEUE_MAX_RCPTS && qid && spool && sender &&
-		  qid_valid(qid);
+		  queue_qid_valid(qid);
 	for (uint32_t i = 0; ok && i < n; i++)
-		ok = rcpts[i] != NULL && strchr(rcpts[i], '\n') == NULL;
+		ok = rcpts[i] != NULL && rcpts[i][0] != '\0' && strchr(rcpts[i], '\n') == NULL;
 	if (ok && strchr(sender, '\n') != NULL)
 		ok = false;
 	if (!ok) {
@@ -161,20 +106,67 @@ static void on_request(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 		return;
 	}
 	char *err = NULL;
-	struct ipc_msg r;
-	ipc_msg_init(&r, QUEUE_SUBMIT, m->id);
-	if (submit(qid, spool, offset, sender, rcpts, n, &err) == 0) {
+	if (queue_sched_submit(Q.sched, qid, spool, offset, sender, rcpts, n, &err) == 0) {
 		log_info("qid=%s event=queued from=<%s> nrcpt=%u", qid, log_esc(sender), n);
-		ipc_put_u8(&r, 0);
-		ipc_put_str(&r, NULL);
+		reply(conn, m, QUEUE_REPLY_OK, NULL);
 	} else {
 		log_error("qid=%s event=queue_error error=\"%s\"", qid, log_esc(err));
-		ipc_put_u8(&r, 1);
-		ipc_put_str(&r, err);
+		reply(conn, m, QUEUE_REPLY_TEMPFAIL, err);
 	}
 	free(err);
 	free(rcpts);
-	ipc_conn_send(conn, &r);
+}
+
+static void on_admin(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	const char *qid = NULL;
+	if (m->type != QUEUE_FLUSH)
+		ipc_get_str(m, &qid);
+	bool need_qid = m->type != QUEUE_FLUSH;
+	if (ipc_msg_done(m) < 0 || (need_qid && (qid == NULL || !queue_qid_valid(qid)))) {
+		log_error("event=ipc_error error=malformed_request type=%u", m->type);
+		client_close(conn, arg);
+		return;
+	}
+	char *err = NULL;
+	int r = 1;
+	switch (m->type) {
+	case QUEUE_FLUSH:
+		queue_sched_flush(Q.sched);
+		break;
+	case QUEUE_DELETE:
+		r = queue_sched_delete(Q.sched, qid, &err);
+		break;
+	case QUEUE_HOLD:
+	case QUEUE_RELEASE:
+		r = queue_sched_hold(Q.sched, qid, m->type == QUEUE_HOLD, &err);
+		break;
+	}
+	if (r > 0)
+		reply(conn, m, QUEUE_REPLY_OK, NULL);
+	else if (r == 0)
+		reply(conn, m, QUEUE_REPLY_NOT_FOUND, "no such message in the queue");
+	else
+		reply(conn, m, QUEUE_REPLY_TEMPFAIL, err);
+	free(err);
+}
+
+static void on_request(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
+{
+	switch (m->type) {
+	case QUEUE_SUBMIT:
+		on_submit(conn, m, arg);
+		return;
+	case QUEUE_FLUSH:
+	case QUEUE_DELETE:
+	case QUEUE_HOLD:
+	case QUEUE_RELEASE:
+		on_admin(conn, m, arg);
+		return;
+	default:
+		log_error("event=ipc_error error=unknown_request type=%u", m->type);
+		client_close(conn, arg);
+	}
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -210,7 +202,7 @@ static void clean_at_start(evutil_socket_t fd, short what, void *arg)
 		log_info("event=clean_tmp top=%s maildirs=%u removed=%u errors=%u%s", log_esc(top),
 			 st.maildirs, st.removed, st.errors, st.truncated ? " truncated=yes" : "");
 	free(top);
-	DIR *d = opendir(Q.incoming);
+	DIR *d = opendir(Q.dirs->incoming);
 	unsigned removed = 0;
 	if (d != NULL) {
 		struct dirent *de;
@@ -229,6 +221,25 @@ static void clean_at_start(evutil_socket_t fd, short what, void *arg)
 		log_info("event=clean_incoming removed=%u", removed);
 }
 
+/* try_lock: take the spool lock; start delivering once it is ours. */
+static void try_lock(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (flock(Q.lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		Q.locked = true;
+		if (Q.lock_waits > 0)
+			log_info("event=spool_lock waited_ms=%u", Q.lock_waits * 100);
+		queue_sched_start(Q.sched);
+		return;
+	}
+	if (Q.lock_waits++ == 0)
+		log_info("event=spool_lock_wait reason=\"another queue process is still running\"");
+	struct timeval tv = {0, 100000};
+	evtimer_add(Q.lock_timer, &tv);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -240,17 +251,29 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int queue_run(const struct config *cfg, int listen_fd)
 {
 	memset(&Q, 0, sizeof(Q));
-	Q.incoming = xasprintf("%s/queue/incoming", cfg->server.state_dir);
-	Q.msgdir = xasprintf("%s/queue/msg", cfg->server.state_dir);
-	Q.envdir = xasprintf("%s/queue/env", cfg->server.state_dir);
-	const char *dirs[] = {Q.incoming, Q.msgdir, Q.envdir};
+	Q.lock_fd = -1;
+	struct queue_dirs dirs;
+	queue_dirs_init(&dirs, cfg->server.state_dir);
+	const char *mk[] = {dirs.incoming, dirs.msg, dirs.env};
 	for (unsigned i = 0; i < 3; i++)
-		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
-			fatal("event=start_error error=\"cannot create %s: %s\"", dirs[i],
+		if (mkdir(mk[i], 0700) < 0 && errno != EEXIST)
+			fatal("event=start_error error=\"cannot create %s: %s\"", mk[i],
 			      strerror(errno));
+	char *lock = xasprintf("%s/lock", dirs.top);
+	Q.lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (Q.lock_fd < 0)
+		fatal("event=start_error error=\"cannot open %s: %s\"", lock, strerror(errno));
+	free(lock);
+	queue_dirs_free(&dirs);
+
 	Q.base = event_base_new();
 	if (Q.base == NULL)
 		fatal("event=start_error error=event_base_new");
+	const char *serr = NULL;
+	Q.sched = queue_sched_create(Q.base, cfg, &serr);
+	if (Q.sched == NULL)
+		fatal("event=start_error error=\"%s\"", serr);
+	Q.dirs = queue_sched_dirs(Q.sched);
 	struct evconnlistener *l =
 		evconnlistener_new(Q.base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE, -1, listen_fd);
 	struct event *st = evsignal_new(Q.base, SIGTERM, on_signal, NULL);
@@ -259,8 +282,10 @@ int queue_run(const struct config *cfg, int listen_fd)
 	event_add(st, NULL);
 	event_add(si, NULL);
 	event_add(su, NULL);
+	Q.lock_timer = evtimer_new(Q.base, try_lock, NULL);
 	log_info("event=ready");
 	event_base_once(Q.base, -1, EV_TIMEOUT, clean_at_start, (void *)cfg, &(struct timeval){0, 0});
+	event_active(Q.lock_timer, EV_TIMEOUT, 0);
 	event_base_dispatch(Q.base);
 	{ /* a late second signal must not kill the clean-up */
 		sigset_t ss;
@@ -277,13 +302,13 @@ int queue_run(const struct config *cfg, int listen_fd)
 		free(c);
 	}
 	evconnlistener_free(l);
+	queue_sched_destroy(&Q.sched);
+	event_free(Q.lock_timer);
 	event_free(st);
 	event_free(si);
 	event_free(su);
 	event_base_free(Q.base);
-	free(Q.incoming);
-	free(Q.msgdir);
-	free(Q.envdir);
+	close(Q.lock_fd); /* the lock goes with it */
 	log_info("event=stopped");
 	return 0;
 }

@@ -55,7 +55,7 @@ struct smtp_reply_limits {
 };
 
 struct smtp_reply {
-	unsigned code;	  /* 200..599 */
+	unsigned code;     /* 200..599 */
 	char enhanced[16]; /* "5.1.1" when the first line starts with one of the code's class */
 	struct buf text;   /* the lines after "DDD" and the separator, joined by '\n' */
 	unsigned nlines;
@@ -63,16 +63,16 @@ struct smtp_reply {
 
 enum smtp_reply_error {
 	SMTP_REPLY_ERR_NONE,
-	SMTP_REPLY_ERR_SYNTAX,	  /* not "DDD", "DDD text" or "DDD-text"; codes differ */
-	SMTP_REPLY_ERR_TOO_LONG,  /* a line over max_line */
-	SMTP_REPLY_ERR_TOO_MANY,  /* over max_lines lines */
+	SMTP_REPLY_ERR_SYNTAX,   /* not "DDD", "DDD text" or "DDD-text"; codes differ */
+	SMTP_REPLY_ERR_TOO_LONG, /* a line over max_line */
+	SMTP_REPLY_ERR_TOO_MANY, /* over max_lines lines */
 };
 
 struct smtp_reply_parser {
 	struct smtp_reply_limits limits;
-	struct smtp_reply reply; /* the reply being built, complete after a return of 1 */
-	struct buf line;	 /* a partial line */
-	bool complete;		 /* reply holds a finished reply (cleared on the next feed) */
+	struct smtp_reply reply;     /* the reply being built, complete after a return of 1 */
+	struct buf line;             /* a partial line */
+	bool complete;               /* reply holds a finished reply (cleared on the next feed) */
 	enum smtp_reply_error error; /* sticky */
 };
 
@@ -85,7 +85,7 @@ void smtp_reply_parser_deinit(struct smtp_reply_parser *p);
  * is needed. -1: the stream is broken (the error is sticky).
  */
 int smtp_reply_parse(struct smtp_reply_parser *p, const char *data, size_t len, size_t *used_r,
-		     const char **error_r);
+                     const char **error_r);
 /* smtp_reply_one_line: text of r with its lines joined by a space and every
  * byte outside printable ASCII replaced by '?', cut at max bytes; for logs,
  * bounce reports and the envelope. "CODE text" with the code first. */
@@ -99,7 +99,7 @@ size_t smtp_enhanced_parse(const char *s, size_t len);
 
 struct smtp_data_encoder {
 	bool line_start; /* the next byte starts a line */
-	bool last_cr;	 /* the last byte written was CR */
+	bool last_cr;    /* the last byte written was CR */
 	uint64_t lines;
 };
 
@@ -124,10 +124,10 @@ enum smtp_client_cap {
 };
 
 struct smtp_client_settings {
-	const char *helo;	  /* our host name for EHLO/HELO */
+	const char *helo;         /* our host name for EHLO/HELO */
 	const char *server_name;  /* for SNI and logs; NULL or an address literal: no SNI */
-	const char *log_id;	  /* session id shown in log lines */
-	SSL_CTX *tls;		  /* NULL: never STARTTLS */
+	const char *log_id;       /* session id shown in log lines */
+	SSL_CTX *tls;             /* NULL: never STARTTLS */
 	unsigned connect_timeout; /* seconds */
 	unsigned command_timeout;
 	unsigned data_timeout;
@@ -147,23 +147,23 @@ struct smtp_client_tx {
 	const char *sender; /* "" for <> */
 	const char *const *rcpts;
 	unsigned nrcpts;
-	int fd;		    /* the message file; read from offset to its end, not closed */
+	int fd; /* the message file; read from offset to its end, not closed */
 	uint64_t offset;
-	uint64_t size;	    /* SIZE= value (the size on the wire) */
-	bool eightbit;	    /* BODY=8BITMIME when offered */
-	bool smtputf8;	    /* SMTPUTF8 on MAIL (the owner checked it is offered) */
+	uint64_t size; /* SIZE= value (the size on the wire) */
+	bool eightbit; /* BODY=8BITMIME when offered */
+	bool smtputf8; /* SMTPUTF8 on MAIL (the owner checked it is offered) */
 	/* results: */
 	struct smtp_client_reply mail;
 	struct smtp_client_reply *rcpt; /* nrcpts entries, allocated by the owner */
-	struct smtp_client_reply data;	/* to DATA when not 354, else to the end of data */
-	bool data_sent;			/* the final "." went out (a lost answer may mean delivered) */
+	struct smtp_client_reply data;  /* to DATA when not 354, else to the end of data */
+	bool data_sent; /* the final "." went out (a lost answer may mean delivered) */
 };
 
 enum smtp_client_event {
 	SMTP_CLIENT_READY,   /* greeting, EHLO and TLS done: send a transaction, or quit */
 	SMTP_CLIENT_TX_DONE, /* the transaction handed to smtp_client_send() ended: results set */
 	SMTP_CLIENT_FAILED,  /* the session is unusable (see smtp_client_failure); a transaction
-			      * in progress did not end: its replies so far are set */
+	                      * in progress did not end: its replies so far are set */
 };
 
 typedef void smtp_client_cb(struct smtp_client *c, enum smtp_client_event ev, void *ctx);
@@ -173,8 +173,8 @@ typedef void smtp_client_cb(struct smtp_client *c, enum smtp_client_event ev, vo
  * FAILED later, never from inside this call. settings are copied.
  */
 struct smtp_client *smtp_client_connect(struct event_base *base, const struct sockaddr *sa,
-					socklen_t salen, const struct smtp_client_settings *set,
-					smtp_client_cb *cb, void *ctx);
+                                        socklen_t salen, const struct smtp_client_settings *set,
+                                        smtp_client_cb *cb, void *ctx);
 /* smtp_client_send: start tx (which must live until TX_DONE or FAILED) on a
  * READY session. -1 when the session is not ready. */
 int smtp_client_send(struct smtp_client *c, struct smtp_client_tx *tx);
@@ -183,6 +183,13 @@ int smtp_client_send(struct smtp_client *c, struct smtp_client_tx *tx);
 void smtp_client_quit(struct smtp_client **c);
 /* smtp_client_destroy: close at once; no callback runs any more. */
 void smtp_client_destroy(struct smtp_client **c);
+/* smtp_client_reap: free the sessions still waiting for a QUIT answer (at
+ * the end of a process, after its event loop stopped). */
+void smtp_client_reap(void);
+/* smtp_client_tls_ctx: the context for opportunistic STARTTLS: TLS 1.2 or
+ * later (the guide's smtp_tls_protocols), no certificate verification.
+ * NULL with a static message on failure. */
+SSL_CTX *smtp_client_tls_ctx(const char **error_r);
 
 unsigned smtp_client_caps(const struct smtp_client *c);
 /* smtp_client_max_size: the server's SIZE value, 0 when none or unlimited. */
@@ -191,10 +198,10 @@ uint64_t smtp_client_max_size(const struct smtp_client *c);
 const char *smtp_client_tls(const struct smtp_client *c);
 
 struct smtp_client_failure {
-	const char *text;	      /* "connect to ...: Connection refused", "lost connection ..." */
+	const char *text; /* "connect to ...: Connection refused", "lost connection ..." */
 	const struct smtp_client_reply *reply; /* the reply that ended it, or NULL */
-	bool tls;		      /* the TLS handshake failed: retry in plain text may work */
-	bool established;	      /* the session had been READY at least once */
+	bool tls;         /* the TLS handshake failed: retry in plain text may work */
+	bool established; /* the session had been READY at least once */
 };
 void smtp_client_failure(const struct smtp_client *c, struct smtp_client_failure *f_r);
 
