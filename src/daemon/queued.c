@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/ipc.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "core/xalloc.h"
 #include "smtp/queue-proto.h"
 #include "smtp/queue.h"
@@ -287,14 +288,7 @@ int queue_run(const struct config *cfg, int listen_fd)
 	event_base_once(Q.base, -1, EV_TIMEOUT, clean_at_start, (void *)cfg, &(struct timeval){0, 0});
 	event_active(Q.lock_timer, EV_TIMEOUT, 0);
 	event_base_dispatch(Q.base);
-	{ /* a late second signal must not kill the clean-up */
-		sigset_t ss;
-		sigemptyset(&ss);
-		sigaddset(&ss, SIGTERM);
-		sigaddset(&ss, SIGINT);
-		sigaddset(&ss, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &ss, NULL);
-	}
+	signals_block_stop(); /* a late second signal must not kill the clean-up */
 	while (Q.clients != NULL) {
 		struct qclient *c = Q.clients;
 		Q.clients = c->next;

@@ -13,6 +13,7 @@
  */
 #include "daemon/daemon.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "core/xalloc.h"
 #include "core/pool.h"
 #include "directory/lookup.h"
@@ -231,14 +232,7 @@ int worker_run(const struct worker_env *env)
 	log_info("event=ready index=%u listeners=%u", env->index, env->nlisteners);
 
 	event_base_dispatch(w.base);
-	{ /* a late second signal must not kill the clean-up */
-		sigset_t ss;
-		sigemptyset(&ss);
-		sigaddset(&ss, SIGTERM);
-		sigaddset(&ss, SIGINT);
-		sigaddset(&ss, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &ss, NULL);
-	}
+	signals_block_stop(); /* a late second signal must not kill the clean-up */
 
 	for (unsigned i = 0; i < env->nlisteners; i++)
 		if (w.evl[i] != NULL)

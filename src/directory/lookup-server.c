@@ -16,6 +16,7 @@
 #include "directory/lookup.h"
 #include "directory/password.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "core/xalloc.h"
 
 #include <ctype.h>
@@ -519,14 +520,7 @@ int lookup_server_run(const struct config *cfg, int listen_fd)
 		 cfg->directory.cache_ttl, cfg->directory.driver);
 
 	event_base_dispatch(S.base);
-	{ /* a late second signal must not kill the clean-up */
-		sigset_t ss;
-		sigemptyset(&ss);
-		sigaddset(&ss, SIGTERM);
-		sigaddset(&ss, SIGINT);
-		sigaddset(&ss, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &ss, NULL);
-	}
+	signals_block_stop(); /* a late second signal must not kill the clean-up */
 
 	pthread_mutex_lock(&S.mu);
 	S.stopping = true;
