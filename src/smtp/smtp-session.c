@@ -666,7 +666,7 @@ void cmd_help(struct smtp_session *s, const struct smtp_command *c)
 void cmd_starttls(struct smtp_session *s, const struct smtp_command *c)
 {
 	if (s->srv->env.tls == NULL) {
-		session_reject(s, "STARTTLS", "502 5.5.1 Error: command not implemented");
+		session_reject(s, "STARTTLS", "502 5.5.1 Error: STARTTLS not offered (no certificate)");
 		return;
 	}
 	if (s->tls) {
