@@ -23,6 +23,7 @@ static void tx_free(struct smtp_transaction *tx)
 {
 	free(tx->sender);
 	free(tx->sender_wire);
+	free(tx->msgid_host);
 	free(tx);
 }
 

@@ -35,6 +35,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -820,6 +822,11 @@ static void on_start(evutil_socket_t fd, short what, void *arg)
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&c->sa, (int)c->salen) < 0) {
 		int e = EVUTIL_SOCKET_ERROR();
 		fail(c, NULL, "connect to %s: %s", c->peer, e != 0 ? strerror(e) : "failed");
+	} else {
+		/* SMTP writes small pieces and waits for the answer: without
+		 * this the last piece of a message waits for a delayed ACK */
+		int one = 1;
+		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	leave(c);
 }

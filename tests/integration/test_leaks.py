@@ -51,6 +51,19 @@ def session(v, port):
         s.rcpt("leak@example.test")
         s.send(b"BDAT 8 LAST\r\nx: y\r\n\r\n")
         assert s.getreply()[0] == 250
+    # submission: AUTH, a refused sender, a delivery with header clean-up
+    with smtplib.SMTP_SSL("127.0.0.1", v.smtps_port, timeout=120, context=ctx) as s:
+        s.ehlo("laptop")
+        s.login("leak@example.test", "pw")
+        assert s.docmd("MAIL", "FROM:<other@example.test>")[0] == 553
+        s.sendmail("leak@example.test", ["leak@example.test"],
+                   b"X-Mailer: x\r\nSubject: sub\r\n\r\nbody\r\n")
+    with smtplib.SMTP_SSL("127.0.0.1", v.smtps_port, timeout=120, context=ctx) as s:
+        s.ehlo("laptop")
+        try:
+            s.login("leak@example.test", "wrong")
+        except smtplib.SMTPAuthenticationError:
+            pass
     # a client that goes away in the middle of DATA
     s = smtplib.SMTP("127.0.0.1", port, timeout=120)
     s.ehlo("x.example.org")
@@ -59,18 +72,23 @@ def session(v, port):
     s.putcmd("DATA")
     s.getreply()
     s.send(b"Subject: half\r\n")
-    s.sock.close()
+    s.close()  # closes the socket and smtplib's file on it
 
 
 def test_no_leaks(vmaild_factory, tmp_path):
     cert, key = make_cert(str(tmp_path))
     port = free_port()
-    v = vmaild_factory(config={"listen": {"smtp": "127.0.0.1:%d" % port},
+    sport = free_port()
+    v = vmaild_factory(config={"listen": {"smtp": "127.0.0.1:%d" % port,
+                                          "smtps": "127.0.0.1:%d" % sport},
                                "tls": {"cert": cert, "key": key},
                                "server": {"workers": "1"},
                                "directory": {"timeout": "30s"},
                                "smtpd": {"reject_unknown_client_hostname": "no",
-                                         "reject_unknown_helo_hostname": "no"}})
+                                         "reject_unknown_helo_hostname": "no",
+                                         "mynetworks": "192.0.2.0/24",
+                                         "auth_failure_delay": "1s"}})
+    v.smtps_port = sport
     v.init_directory()
     v.ctl("domain", "add", "example.test")
     v.ctl("account", "add", "leak@example.test", "--password-stdin", input="pw\n")
@@ -95,7 +113,7 @@ def test_no_leaks(vmaild_factory, tmp_path):
         assert time.time() < deadline
         time.sleep(0.1)
     session(v, port)
-    v.wait_log("event=disconnect", count=3, timeout=60)
+    v.wait_log("event=disconnect", count=5, timeout=60)
     assert v.stop(timeout=120) == 0
     reports = glob.glob(str(vg / "vg.*"))
     assert len(reports) >= 4, reports  # master, lookup, queue, worker
