@@ -69,7 +69,7 @@ static struct server {
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct job *todo_head, *todo_tail;
+	struct job *queue_head, *queue_tail;
 	struct job *done;
 	bool stopping;
 	int efd;
@@ -329,16 +329,16 @@ static void *thread_main(void *arg)
 		fatal("event=directory_error error=\"%s\"", err ? err : "cannot open");
 	for (;;) {
 		pthread_mutex_lock(&S.mu);
-		while (S.todo_head == NULL && !S.stopping)
+		while (S.queue_head == NULL && !S.stopping)
 			pthread_cond_wait(&S.cond, &S.mu);
 		if (S.stopping) {
 			pthread_mutex_unlock(&S.mu);
 			break;
 		}
-		struct job *j = S.todo_head;
-		S.todo_head = j->next;
-		if (S.todo_head == NULL)
-			S.todo_tail = NULL;
+		struct job *j = S.queue_head;
+		S.queue_head = j->next;
+		if (S.queue_head == NULL)
+			S.queue_tail = NULL;
 		pthread_mutex_unlock(&S.mu);
 
 		run_job(d, j);
@@ -457,11 +457,11 @@ static void on_request(struct ipc_conn *conn, struct ipc_msg *m, void *arg)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &j->enqueued);
 	pthread_mutex_lock(&S.mu);
-	if (S.todo_tail != NULL)
-		S.todo_tail->next = j;
+	if (S.queue_tail != NULL)
+		S.queue_tail->next = j;
 	else
-		S.todo_head = j;
-	S.todo_tail = j;
+		S.queue_head = j;
+	S.queue_tail = j;
 	pthread_cond_signal(&S.cond);
 	pthread_mutex_unlock(&S.mu);
 }
@@ -529,9 +529,9 @@ int lookup_server_run(const struct config *cfg, int listen_fd)
 	for (unsigned i = 0; i < S.nthreads; i++)
 		pthread_join(S.threads[i], NULL);
 	free(S.threads);
-	while (S.todo_head != NULL) {
-		struct job *j = S.todo_head;
-		S.todo_head = j->next;
+	while (S.queue_head != NULL) {
+		struct job *j = S.queue_head;
+		S.queue_head = j->next;
 		job_free(j);
 	}
 	while (S.done != NULL) {
