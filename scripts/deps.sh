@@ -11,7 +11,7 @@ libevent-dev libssl-dev openssl libsqlite3-dev sqlite3 libmariadb-dev
 libunbound-dev libcrypt-dev libargon2-dev zlib1g-dev libinih-dev
 libjansson-dev libcmocka-dev
 python3 python3-pytest mariadb-server mariadb-client nsd ldnsutils
-dovecot-core swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
+dovecot-core dovecot-imapd isync swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
 valgrind procps dns-root-data postfix"
 
 missing=""
