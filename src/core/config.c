@@ -152,6 +152,33 @@ static const struct key keys[] = {
 	{"smtpd", "auth_failure_max_delay", K_DURATION, F(smtpd.auth_failure_max_delay), "15s",
 	 NULL, false, "Submission: the longest delay of a failed AUTH."},
 
+	{"imap", "timeout", K_DURATION, F(imap.timeout), "30m", NULL, false,
+	 "Autologout: a logged-in client silent this long is disconnected (RFC 9051: at least "
+	 "30 minutes)."},
+	{"imap", "login_timeout", K_DURATION, F(imap.login_timeout), "60s", NULL, false,
+	 "A client that has not logged in is disconnected after this long without a command."},
+	{"imap", "max_line", K_SIZE, F(imap.max_line), "64k", NULL, false,
+	 "Longest command after login, in bytes, literals excluded (Dovecot's "
+	 "imap_max_line_length); before login 16k."},
+	{"imap", "max_literal", K_SIZE, F(imap.max_literal), "64k", NULL, false,
+	 "Largest literal in a command after login, APPEND's message excluded; before login 8k."},
+	{"imap", "max_userip_connections", K_UINT, F(imap.max_userip_connections), "20", NULL,
+	 false, "Simultaneous logins of one user from one client address (the guide's "
+		"mail_max_userip_connections); 0 = no limit."},
+	{"imap", "client_connection_limit", K_UINT, F(imap.client_connection_limit), "50", NULL,
+	 false, "Simultaneous connections from one client address, counted over all protocols; "
+		"0 = no limit."},
+	{"imap", "disable_plaintext_auth", K_BOOL, F(imap.disable_plaintext_auth), "yes", NULL,
+	 false, "LOGIN and AUTHENTICATE only over TLS (the guide's disable_plaintext_auth)."},
+	{"imap", "loopback_secure", K_BOOL, F(imap.loopback_secure), "yes", NULL, false,
+	 "Connections from 127.0.0.0/8 and ::1 count as secure for plaintext login, as "
+	 "Dovecot's do."},
+	{"imap", "auth_failure_delay", K_DURATION, F(imap.auth_failure_delay), "2s", NULL, false,
+	 "A failed login is answered after this long, doubled for each recent failure from the "
+	 "same address or for the same login (counted with SMTP AUTH)."},
+	{"imap", "auth_failure_max_delay", K_DURATION, F(imap.auth_failure_max_delay), "15s",
+	 NULL, false, "The longest delay of a failed login."},
+
 	{"dns", "forwarders", K_LIST, F(dns.forwarders), "", NULL, false,
 	 "Resolvers to forward to (addr or addr@port); empty = full recursion from the roots."},
 	{"dns", "stub_zones", K_LIST, F(dns.stub_zones), "", NULL, false,

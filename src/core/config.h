@@ -90,6 +90,19 @@ struct config_smtpd {
 	unsigned auth_failure_max_delay; /* cap of the doubling delay */
 };
 
+struct config_imap {
+	unsigned timeout;		   /* autologout after login, seconds */
+	unsigned login_timeout;		   /* before login */
+	uint64_t max_line;		   /* command text after login, bytes */
+	uint64_t max_literal;		   /* one buffered literal after login */
+	unsigned max_userip_connections;   /* per user and client IP, 0 = no limit */
+	unsigned client_connection_limit;  /* per client IP (all protocols), 0 = no limit */
+	bool disable_plaintext_auth;	   /* LOGIN/AUTHENTICATE only with TLS ... */
+	bool loopback_secure;		   /* ... or from 127.0.0.0/8 and ::1 when set */
+	unsigned auth_failure_delay;	   /* seconds before a failed login is answered */
+	unsigned auth_failure_max_delay;   /* cap of the doubling delay */
+};
+
 struct config_dns {
 	struct cfg_list forwarders; /* addr[@port]; empty = full recursion */
 	struct cfg_list stub_zones; /* zone=addr[@port] */
@@ -123,6 +136,7 @@ struct config {
 	struct config_directory directory;
 	struct config_mail mail;
 	struct config_smtpd smtpd;
+	struct config_imap imap;
 	struct config_dns dns;
 	struct config_queue queue;
 	/* [transport]: "domain=host:port" items, any key is a domain */

@@ -9,7 +9,8 @@
  * through a lookup_client and never blocks its loop on the database.
  *
  * SIGTERM: stop accepting, let open sessions finish for up to 30 s,
- * then exit.
+ * then exit. IMAP sessions get "* BYE" at once (after a running
+ * command), on SIGTERM and when retired by a reload.
  */
 #include "daemon/daemon.h"
 #include "core/log.h"
@@ -20,6 +21,7 @@
 #include "net/conn-limit.h"
 #include "net/dns.h"
 #include "smtp/smtp-server.h"
+#include "imap/imap-server.h"
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -45,6 +47,7 @@ struct worker {
 	struct dns *dns;
 	struct pool *pool;
 	struct smtp_server *smtp;
+	struct imap_server *imap;
 	struct evconnlistener **evl;
 	bool stopping;
 	struct event *sigterm, *sigint, *sigusr1, *grace;
@@ -52,7 +55,8 @@ struct worker {
 
 static unsigned worker_sessions(const struct worker *w)
 {
-	return w->smtp != NULL ? smtp_server_sessions(w->smtp) : 0;
+	return (w->smtp != NULL ? smtp_server_sessions(w->smtp) : 0) +
+	       (w->imap != NULL ? imap_server_sessions(w->imap) : 0);
 }
 
 static void accept_smtp(struct worker *w, const struct listener *l, int fd,
@@ -78,11 +82,20 @@ static void accept_submission(struct worker *w, const struct listener *l, int fd
 							 : SMTP_SERVICE_SUBMISSION);
 }
 
+static void accept_imap(struct worker *w, const struct listener *l, int fd,
+			const struct sockaddr *sa, int salen)
+{
+	imap_server_accept(w->imap, fd, sa, salen,
+			   strcmp(l->proto, "imaps") == 0 ? IMAP_SERVICE_IMAPS : IMAP_SERVICE_IMAP);
+}
+
 /* The protocols this build serves. */
 static const struct protocol protocols[] = {
 	{"smtp", accept_smtp},
 	{"submission", accept_submission},
 	{"smtps", accept_submission},
+	{"imap", accept_imap},
+	{"imaps", accept_imap},
 	{NULL, NULL},
 };
 
@@ -145,6 +158,9 @@ static void on_sigusr1(evutil_socket_t sig, short what, void *arg)
 		if (w->evl[i] != NULL)
 			evconnlistener_disable(w->evl[i]);
 	log_info("event=retiring signal=%d sessions=%u", (int)sig, worker_sessions(w));
+	/* IMAP sessions last hours: send them to the new workers */
+	if (w->imap != NULL)
+		imap_server_shutdown(w->imap);
 	if (worker_sessions(w) == 0)
 		event_base_loopbreak(w->base);
 }
@@ -162,6 +178,8 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	log_info("event=stopping signal=%d sessions=%u", (int)sig, worker_sessions(w));
 	if (w->smtp != NULL)
 		smtp_server_shutdown(w->smtp);
+	if (w->imap != NULL)
+		imap_server_shutdown(w->imap);
 	if (worker_sessions(w) == 0) {
 		event_base_loopbreak(w->base);
 		return;
@@ -207,6 +225,17 @@ int worker_run(const struct worker_env *env)
 	w.smtp = smtp_server_create(&senv, &serr);
 	if (w.smtp == NULL)
 		fatal("event=start_error error=\"%s\"", serr);
+	struct imap_server_env ienv = {
+		.base = w.base,
+		.cfg = cfg,
+		.tls = env->tls,
+		.lookup = w.lookup,
+		.pool = w.pool,
+		.conn_limit = env->conn_limit,
+		.on_session_end = on_session_end,
+		.ctx = &w,
+	};
+	w.imap = imap_server_create(&ienv);
 	w.evl = xcalloc(env->nlisteners + 1, sizeof(*w.evl));
 	struct accept_ctx *actx = xcalloc(env->nlisteners + 1, sizeof(*actx));
 	for (unsigned i = 0; i < env->nlisteners; i++) {
@@ -241,6 +270,7 @@ int worker_run(const struct worker_env *env)
 	free(actx);
 	pool_destroy(&w.pool);
 	smtp_server_destroy(&w.smtp);
+	imap_server_destroy(&w.imap);
 	if (w.dns != NULL)
 		dns_destroy(&w.dns);
 	lookup_client_destroy(&w.lookup);

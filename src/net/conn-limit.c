@@ -22,6 +22,7 @@ struct fail_bucket {
 
 struct conn_limit {
 	_Atomic uint16_t (*counts)[CONN_LIMIT_BUCKETS]; /* shared mapping */
+	_Atomic uint16_t (*keyed)[CONN_LIMIT_BUCKETS];	/* shared mapping */
 	struct fail_bucket *fails;			/* shared mapping */
 	bool used[CONN_LIMIT_SLOTS];			/* master only */
 	int slot;					/* worker: its slot */
@@ -41,6 +42,10 @@ struct conn_limit *conn_limit_create(void)
 	if (f == MAP_FAILED)
 		fatal("event=start_error error=\"mmap for failure counts failed\"");
 	cl->fails = f;
+	void *k = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (k == MAP_FAILED)
+		fatal("event=start_error error=\"mmap for keyed connection counts failed\"");
+	cl->keyed = k;
 	return cl;
 }
 
@@ -52,6 +57,8 @@ void conn_limit_destroy(struct conn_limit **clp)
 	*clp = NULL;
 	munmap((void *)cl->counts,
 	       sizeof(_Atomic uint16_t) * CONN_LIMIT_SLOTS * CONN_LIMIT_BUCKETS);
+	munmap((void *)cl->keyed,
+	       sizeof(_Atomic uint16_t) * CONN_LIMIT_SLOTS * CONN_LIMIT_BUCKETS);
 	munmap(cl->fails, sizeof(struct fail_bucket) * CONN_LIMIT_FAIL_BUCKETS);
 	free(cl);
 }
@@ -61,8 +68,10 @@ int conn_limit_slot_take(struct conn_limit *cl)
 	for (int i = 0; i < CONN_LIMIT_SLOTS; i++) {
 		if (!cl->used[i]) {
 			cl->used[i] = true;
-			for (int b = 0; b < CONN_LIMIT_BUCKETS; b++)
+			for (int b = 0; b < CONN_LIMIT_BUCKETS; b++) {
 				atomic_store(&cl->counts[i][b], 0);
+				atomic_store(&cl->keyed[i][b], 0);
+			}
 			return i;
 		}
 	}
@@ -114,6 +123,31 @@ void conn_limit_release(struct conn_limit *cl, const struct sockaddr *sa)
 {
 	if (cl->slot >= 0)
 		atomic_fetch_sub(&cl->counts[cl->slot][bucket(sa)], 1);
+}
+
+static unsigned key_bucket(const char *key)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = key; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % CONN_LIMIT_BUCKETS;
+}
+
+unsigned conn_limit_key_acquire(struct conn_limit *cl, const char *key)
+{
+	unsigned b = key_bucket(key);
+	if (cl->slot >= 0)
+		atomic_fetch_add(&cl->keyed[cl->slot][b], 1);
+	unsigned total = 0;
+	for (int i = 0; i < CONN_LIMIT_SLOTS; i++)
+		total += atomic_load_explicit(&cl->keyed[i][b], memory_order_relaxed);
+	return total;
+}
+
+void conn_limit_key_release(struct conn_limit *cl, const char *key)
+{
+	if (cl->slot >= 0)
+		atomic_fetch_sub(&cl->keyed[cl->slot][key_bucket(key)], 1);
 }
 
 static struct fail_bucket *fail_bucket(struct conn_limit *cl, const char *key)

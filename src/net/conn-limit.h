@@ -36,6 +36,15 @@ unsigned conn_limit_acquire(struct conn_limit *cl, const struct sockaddr *sa);
 void conn_limit_release(struct conn_limit *cl, const struct sockaddr *sa);
 
 /*
+ * Keyed counts ("imap:user@domain\n1.2.3.4" for IMAP's
+ * max_userip_connections): the same scheme as the per-address counts,
+ * in their own buckets, hashed from the key. acquire returns the count
+ * including this one; every acquire needs one release with the same key.
+ */
+unsigned conn_limit_key_acquire(struct conn_limit *cl, const char *key);
+void conn_limit_key_release(struct conn_limit *cl, const char *key);
+
+/*
  * Recent failures (failed AUTH) per key - "ip:1.2.3.4", "user:a@b" -
  * shared by all workers the same way. A count is forgotten after
  * CONN_LIMIT_FAIL_FORGET seconds without a new failure. Keys share

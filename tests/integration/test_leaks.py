@@ -122,3 +122,79 @@ def test_no_leaks(vmaild_factory, tmp_path):
         m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
         assert m, "valgrind report incomplete: %s\n%s" % (r, text[-3000:])
         assert m.group(1) == "0", "valgrind found errors in %s:\n%s" % (r, text[-6000:])
+
+
+def imap_session(v):
+    from vmaildtest import RawImap, imap_connect
+    c = imap_connect(v.imaps_port, tls=True, timeout=120)
+    c.login("leak@example.test", "pw")
+    c.create("A/B")
+    c.subscribe("A/B")
+    c.list('""', "*")
+    c.lsub('""', "*")
+    c.rename("A", "C")
+    c.delete("C/B")
+    c.getquotaroot("INBOX")
+    c.logout()
+    r = RawImap(v.imap_port, timeout=120)
+    r.line()
+    r.cmd("a", "ID NIL")
+    r.send("b AUTHENTICATE PLAIN\r\n")
+    r.line()
+    r.send("*\r\n")
+    r.until("b")
+    r.cmd("c", "LOGIN leak@example.test wrong")
+    r.cmd("d", "FROB")
+    r.cmd("e", "STARTTLS")  # then the client goes away in the handshake
+    r.close()
+    r = RawImap(v.imap_port, timeout=120)
+    r.line()
+    r.cmd("f", "LOGIN leak@example.test pw")
+    r.send("g LIST \"\" *\r\n")
+    r.close()  # gone while the pool job may run
+
+
+def test_no_leaks_imap(vmaild_factory, tmp_path):
+    cert, key = make_cert(str(tmp_path))
+    iport, isport = free_port(), free_port()
+    v = vmaild_factory(config={"listen": {"imap": "127.0.0.1:%d" % iport,
+                                          "imaps": "127.0.0.1:%d" % isport},
+                               "tls": {"cert": cert, "key": key},
+                               "server": {"workers": "1"},
+                               "directory": {"timeout": "30s"},
+                               "imap": {"auth_failure_delay": "1s"}})
+    v.imap_port, v.imaps_port = iport, isport
+    v.init_directory()
+    v.ctl("domain", "add", "example.test")
+    v.ctl("account", "add", "leak@example.test", "--password-stdin", "--quota", "5",
+          input="pw\n")
+    if SAN:
+        v.start()
+        imap_session(v)
+        v.wait_log("event=disconnect", count=3, timeout=60)
+        return
+    vg = tmp_path / "vg"
+    vg.mkdir()
+    cmd = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+           "--errors-for-leak-kinds=definite,indirect", "--track-fds=no",
+           "--log-file=%s/vg.%%p" % vg, VMAILD, "-c", v.conf]
+    logf = open(v.log_path, "ab")
+    v.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+    v.logf = logf
+    v.wait_log("vmaild[lookup]", "event=ready", timeout=120)
+    v.wait_log("vmaild[worker]", "event=ready", timeout=120)
+    deadline = time.time() + 60
+    while not os.path.exists(v.lookup_socket):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    imap_session(v)
+    v.wait_log("event=disconnect", count=3, timeout=60)
+    assert v.stop(timeout=120) == 0
+    reports = glob.glob(str(vg / "vg.*"))
+    assert len(reports) >= 4, reports
+    for r in reports:
+        text = open(r).read()
+        m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        assert m, "valgrind report incomplete: %s\n%s" % (r, text[-3000:])
+        assert m.group(1) == "0", "valgrind found errors in %s:\n%s" % (r, text[-6000:])

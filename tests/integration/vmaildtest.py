@@ -316,3 +316,70 @@ class LookupClient:
 
     def ping(self):
         return self.request(PING)
+
+
+# ---- IMAP ----
+
+def imap_connect(port, tls=False, timeout=30):
+    """An imaplib client on 127.0.0.1:port; tls=True: implicit TLS (993),
+    certificates not checked."""
+    import imaplib
+    import ssl
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx, timeout=timeout)
+    return imaplib.IMAP4("127.0.0.1", port, timeout=timeout)
+
+
+class RawImap:
+    """A plain-socket IMAP client for exact replies: line() reads one
+    line, cmd(tag, text) sends "<tag> <text>" and returns (untagged lines,
+    tagged line)."""
+
+    def __init__(self, port, timeout=30, sock=None):
+        self.sock = sock or socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.greeting = None
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            c = self.sock.recv(65536)
+            if not c:
+                raise ConnectionError("closed; pending %r" % self.buf)
+            self.buf += c
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l.decode("utf-8", "replace")
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def cmd(self, tag, text):
+        self.send("%s %s\r\n" % (tag, text))
+        return self.until(tag)
+
+    def until(self, tag):
+        untagged = []
+        while True:
+            l = self.line()
+            if l.startswith(tag + " "):
+                return untagged, l
+            untagged.append(l)
+
+    def closed(self, timeout=10):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                c = self.sock.recv(65536)
+                if not c:
+                    return True
+                self.buf += c
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
