@@ -105,6 +105,7 @@ struct imap_session {
 	char client_ip[64];
 	bool loopback; /* the client is on 127.0.0.0/8 or ::1 */
 	bool tls;
+	bool compressed;	/* COMPRESS=DEFLATE is active (RFC 4978) */
 	bool conn_counted; /* counted in conn_limit (per IP) */
 	char *userip_key;  /* counted per user+IP, or NULL */
 
@@ -177,6 +178,9 @@ void imap_session_parser_auth(struct imap_session *s);
 /* imap_session_start_tls: put TLS under the session (after the OK of
  * STARTTLS was written). 0 / -1. */
 int imap_session_start_tls(struct imap_session *s);
+/* imap_session_start_compress: put DEFLATE under the session (after the
+ * OK of COMPRESS was written). 0 / -1. */
+int imap_session_start_compress(struct imap_session *s);
 /* imap_folder_create (pool thread): create folder name (mUTF-7, checked)
  * below root with cur/ new/ tmp/ and maildirfolder; 1 created, 0 it
  * existed (selectable) already, -1 error. */
@@ -202,6 +206,7 @@ int imap_cmd_subscribe(struct imap_session *s, const struct imap_command *cmd);
 int imap_cmd_unsubscribe(struct imap_session *s, const struct imap_command *cmd);
 int imap_cmd_getquotaroot(struct imap_session *s, const struct imap_command *cmd);
 int imap_cmd_getquota(struct imap_session *s, const struct imap_command *cmd);
+int imap_cmd_compress(struct imap_session *s, const struct imap_command *cmd);
 
 /* imap-mailbox-name: checks a mailbox name from the wire. Returns the
  * name to use (INBOX normalised to "INBOX", a trailing separator

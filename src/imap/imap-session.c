@@ -24,6 +24,7 @@
 #include "imap/imap-private.h"
 #include "core/addr.h"
 #include "core/log.h"
+#include "net/deflate.h"
 #include "core/xalloc.h"
 #include "directory/lookup.h"
 #include "net/conn-limit.h"
@@ -71,6 +72,7 @@ const struct imap_command_def imap_commands[] = {
     {"UNSUBSCRIBE", IMAP_ST_AUTH, IMAP_CMD_POOL, imap_cmd_unsubscribe},
     {"GETQUOTAROOT", IMAP_ST_AUTH, IMAP_CMD_POOL, imap_cmd_getquotaroot},
     {"GETQUOTA", IMAP_ST_AUTH, IMAP_CMD_POOL, imap_cmd_getquota},
+    {"COMPRESS", IMAP_ST_AUTH, 0, imap_cmd_compress},
     /* later: SELECT EXAMINE STATUS APPEND CHECK CLOSE UNSELECT EXPUNGE
      * SEARCH FETCH STORE COPY MOVE UID* IDLE SORT THREAD COMPRESS
      * SETQUOTA(refused) */
@@ -113,6 +115,7 @@ static const struct {
     {"CREATE-SPECIAL-USE", CAP_POSTLOGIN},
     {"QUOTA", CAP_POSTLOGIN},
     {"QUOTA=RES-STORAGE", CAP_POSTLOGIN},
+    {"COMPRESS=DEFLATE", CAP_POSTLOGIN},
 };
 
 static const char *const state_names[] = {"not_authenticated", "authenticated", "selected",
@@ -287,6 +290,15 @@ bool imap_job_end(struct imap_session *s)
 	return true;
 }
 
+/* bottom_bev: the socket's bufferevent under any TLS / DEFLATE filters */
+static struct bufferevent *bottom_bev(struct bufferevent *b)
+{
+	struct bufferevent *u;
+	while ((u = bufferevent_get_underlying(b)) != NULL)
+		b = u;
+	return b;
+}
+
 void imap_close(struct imap_session *s)
 {
 	if (s->closing)
@@ -298,8 +310,10 @@ void imap_close(struct imap_session *s)
 	if (s->bev == NULL)
 		return;
 	bufferevent_disable(s->bev, EV_READ);
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	if (under != NULL)
+	if (s->compressed) /* push what zlib holds down to the socket */
+		bufferevent_flush(s->bev, EV_WRITE, BEV_FLUSH);
+	struct bufferevent *under = bottom_bev(s->bev);
+	if (under != s->bev)
 		evbuffer_add_cb(bufferevent_get_output(under), on_under_drained, s);
 	struct timeval tv = {10, 0}; /* a client that never reads its BYE */
 	bufferevent_set_timeouts(s->bev, NULL, &tv);
@@ -500,10 +514,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static bool closing_flushed(struct imap_session *s)
 {
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
-		return false;
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
-	return under == NULL || evbuffer_get_length(bufferevent_get_output(under)) == 0;
+	for (struct bufferevent *b = s->bev; b != NULL; b = bufferevent_get_underlying(b))
+		if (evbuffer_get_length(bufferevent_get_output(b)) > 0)
+			return false;
+	return true;
 }
 
 static void on_close_event(evutil_socket_t fd, short what, void *arg)
@@ -609,8 +623,8 @@ static void session_free(struct imap_session *s)
 		    s->ncommands, (unsigned long long)s->bytes_in,
 		    (unsigned long long)s->bytes_out);
 		if (s->bev != NULL) {
-			struct bufferevent *under = bufferevent_get_underlying(s->bev);
-			if (under != NULL)
+			struct bufferevent *under = bottom_bev(s->bev);
+			if (under != s->bev)
 				evbuffer_remove_cb(bufferevent_get_output(under), on_under_drained,
 				                   s);
 			bufferevent_free(s->bev);
@@ -667,6 +681,20 @@ int imap_session_start_tls(struct imap_session *s)
 	set_timeouts(s);
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
 	s->tls = true;
+	return 0;
+}
+
+int imap_session_start_compress(struct imap_session *s)
+{
+	struct bufferevent *zb = deflate_bufferevent_new(s->bev);
+	if (zb == NULL)
+		return -1;
+	s->bev = zb;
+	bufferevent_setcb(zb, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(zb, EV_WRITE, IMAP_OUTPUT_LOW, 0);
+	set_timeouts(s);
+	bufferevent_enable(zb, EV_READ | EV_WRITE);
+	s->compressed = true;
 	return 0;
 }
 

@@ -12,43 +12,8 @@ import time
 import pytest
 
 from smtptest import make_mx, maildir, tls_cert, PASSWORD  # noqa: F401
-from vmaildtest import RawImap, free_port, imap_connect
-
-USER = "alice@example.test"
-ACCOUNTS = ("alice", "bob", ("blog", ("--sendonly",)), ("gone", ("--disabled",)),
-            ("carol", ("--quota", "10")))
-FAIL = "NO [AUTHENTICATIONFAILED] Authentication failed."
-
-
-def make_imap(factory, tls_cert, imap=None, **kw):
-    ports = {"imap": free_port(), "imaps": free_port()}
-    im = {"auth_failure_delay": "1s", "auth_failure_max_delay": "2s"}
-    im.update(imap or {})
-    v = make_mx(factory, tls=tls_cert,
-                config={"listen": {"imap": "127.0.0.1:%d" % ports["imap"],
-                                   "imaps": "127.0.0.1:%d" % ports["imaps"]},
-                        "imap": im},
-                accounts=ACCOUNTS, **kw)
-    v.imap_port, v.imaps_port = ports["imap"], ports["imaps"]
-    return v
-
-
-def raw(v):
-    r = RawImap(v.imap_port)
-    r.greeting = r.line()
-    return r
-
-
-def login(v, user=USER):
-    r = raw(v)
-    _, t = r.cmd("l", "LOGIN %s %s" % (user, PASSWORD))
-    assert t.startswith("l OK [CAPABILITY "), t
-    return r
-
-
-def caps(line):
-    return line.split("[CAPABILITY ", 1)[1].split("]", 1)[0].split()
-
+from vmaildtest import RawImap, free_port, imap_connect  # noqa: F401
+from imaptest import ACCOUNTS, FAIL, USER, caps, login, make_imap, raw  # noqa: F401
 
 def test_greeting_and_capability(vmaild_factory, tls_cert):
     v = make_imap(vmaild_factory, tls_cert)
