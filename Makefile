@@ -76,7 +76,10 @@ $(O)/tests/test-%: tests/unit/test-%.c $(O)/libvmaild.a
 	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(O)/libvmaild.a \
 		$(LIBS_ALL) $(shell pkg-config --libs cmocka)
 
-tests: all $(UNIT_BIN)
+tests: all $(UNIT_BIN) $(O)/imap-render
+
+$(O)/imap-render: tests/tools/imap-render.c $(O)/libvmaild.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/libvmaild.a $(LIBS_ALL)
 
 # Fuzz targets: clang with libFuzzer, the library rebuilt with coverage.
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
