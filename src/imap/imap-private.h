@@ -144,8 +144,50 @@ struct imap_session {
 	/* selected state: for SELECT/EXAMINE (later) */
 	char *selected_name; /* mUTF-7 name, NULL when not selected */
 	bool selected_readonly;
-	void *selected; /* the mailbox engine's view (later) */
+	struct imap_selected *selected; /* NULL when not selected */
 };
+
+/*
+ * The selected mailbox (imap-selected.c). Ownership: s->selected->mb (the
+ * store's view, store/mbox.h) is used by at most one thread at a time:
+ * by this session's pool job while one runs (s->jobs > 0), else by the
+ * loop. A command that reads or changes the mailbox does its mbox_*
+ * calls in its pool job and writes its output in the done callback.
+ */
+struct mbox;
+struct mbox_msg;
+struct imap_seqset;
+struct fswatch_sub;
+struct imap_selected {
+	struct mbox *mb;
+	bool readonly;             /* EXAMINE */
+	bool condstore;            /* CONDSTORE in effect (ENABLE, or a MODSEQ-using command) */
+	bool qresync;              /* QRESYNC enabled: VANISHED instead of EXPUNGE */
+	struct imap_seqset *saved; /* SEARCHRES "$" (RFC 5182): UIDs, or NULL */
+	struct fswatch_sub *watch_new, *watch_cur; /* IDLE */
+	bool idling;
+};
+
+/*
+ * imap_resolve_set (loop or job): the message set argument of a command
+ * (a sequence set, or with uid a UID set, or "$") as ascending sequence
+ * numbers of the current view; numbers beyond the view are an error for
+ * sequence sets (BAD text in *error_r) and ignored for UID sets.
+ * Messages already marked expunged are included (the caller skips them
+ * where the RFC says so). *seqs_r malloc'd (NULL when *n_r is 0).
+ */
+int imap_resolve_set(struct imap_session *s, const struct imap_arg *arg, bool uid,
+                     uint32_t **seqs_r, unsigned *n_r, const char **error_r);
+/*
+ * imap_send_updates (loop, no job running): the untagged responses for
+ * what mbox_sync() found: EXPUNGE (or VANISHED with QRESYNC) only when
+ * allow_expunge (not during FETCH, STORE and SEARCH without UID, RFC 3501
+ * section 7.4.1), EXISTS, RECENT, and FETCH (FLAGS ...) (with MODSEQ when
+ * condstore) of messages changed by others.
+ */
+void imap_send_updates(struct imap_session *s, bool allow_expunge);
+/* imap_flags_format: "(\\Seen \\Flagged kw...)" of a message into b */
+void imap_flags_format(const struct imap_session *s, const struct mbox_msg *m, struct buf *b);
 
 /* imap-session.c */
 extern const struct imap_command_def imap_commands[];
